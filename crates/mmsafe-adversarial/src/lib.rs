@@ -1,0 +1,1 @@
+//! Gradient-based adversarial images against surrogate vision encoders (candle)

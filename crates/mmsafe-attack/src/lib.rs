@@ -1,0 +1,1 @@
+//! Attacks: typography engine, FigStep, MM-SafetyBench typography, visual prompt injection, jailbreak text, modality shift

@@ -1,0 +1,8 @@
+use crate::exit::Outcome;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<Outcome> {
+    anyhow::bail!("`mmsafe bench local` is not wired yet")
+}

@@ -1,0 +1,12 @@
+//! One file per subcommand: its flags (`…Args`) and its `run`.
+
+pub mod attack;
+pub mod bench;
+pub mod datasets;
+pub mod guard;
+pub mod judge;
+pub mod models;
+pub mod report;
+pub mod runs;
+pub mod scan;
+pub mod serve;

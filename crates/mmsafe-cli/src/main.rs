@@ -1,0 +1,81 @@
+//! `mmsafe`: measure, attack and defend multimodal LLMs.
+//!
+//! This binary is glue: it parses flags, builds plugins from their specs
+//! (`wiring`), hands them to the library crates and maps outcomes to exit codes.
+//! Each subcommand lives in its own file under `cmd/`.
+
+mod cmd;
+mod exit;
+mod wiring;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "mmsafe",
+    version,
+    about = "Safety toolkit for multimodal LLMs: evaluate, attack, defend",
+    propagate_version = true
+)]
+struct Cli {
+    /// Log filter (also `MMSAFE_LOG`), e.g. `info` or `mmsafe_engine=debug`.
+    #[arg(long, global = true, env = "MMSAFE_LOG", default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a suite against a target, judge every response, report.
+    Scan(cmd::scan::ScanArgs),
+    /// Build attack inputs (images + manifest) or list attacks.
+    Attack(cmd::attack::AttackArgs),
+    /// Run the guard layers on one input, or tune the adaptive prompt library.
+    Guard(cmd::guard::GuardArgs),
+    /// OpenAI-compatible proxy that runs the guard pipeline in front of a model.
+    Serve(cmd::serve::ServeArgs),
+    /// Judge responses, re-judge runs, train and calibrate judges.
+    Judge(cmd::judge::JudgeArgs),
+    /// List, validate and show dataset files.
+    Datasets(cmd::datasets::DatasetsArgs),
+    /// Manage local model files.
+    Models(cmd::models::ModelsArgs),
+    /// List, show and compare runs in the store.
+    Runs(cmd::runs::RunsArgs),
+    /// Render a run's report.
+    Report(cmd::report::ReportArgs),
+    /// Benchmarks that print measured figures.
+    Bench(cmd::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Scan(cmd::scan::ScanArgs::default_offline()));
+    let result = match command {
+        Command::Scan(a) => cmd::scan::run(a),
+        Command::Attack(a) => cmd::attack::run(a),
+        Command::Guard(a) => cmd::guard::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Judge(a) => cmd::judge::run(a),
+        Command::Datasets(a) => cmd::datasets::run(a),
+        Command::Models(a) => cmd::models::run(a),
+        Command::Runs(a) => cmd::runs::run(a),
+        Command::Report(a) => cmd::report::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+    };
+    exit::finish(result)
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

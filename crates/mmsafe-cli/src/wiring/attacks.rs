@@ -1,0 +1,1 @@
+//! Build attacks from specs.

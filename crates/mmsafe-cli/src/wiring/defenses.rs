@@ -1,0 +1,1 @@
+//! Build defenses from specs.

@@ -1,0 +1,1 @@
+//! Build judges from specs.

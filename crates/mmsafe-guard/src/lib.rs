@@ -1,0 +1,1 @@
+//! Defense layers and policies: one guard pipeline for scan and serve

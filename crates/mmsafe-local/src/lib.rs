@@ -1,0 +1,1 @@
+//! Offline models: model manager, GGUF LLM runtime, OCR, sentence embeddings, and the local:smollm2 pipeline target

@@ -1,0 +1,1 @@
+//! Pure statistics over verdicts: rates with intervals, corrections, paired tests

@@ -1,0 +1,1 @@
+//! Report renderers over one summary model: terminal table, Markdown, JSON

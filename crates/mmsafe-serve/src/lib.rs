@@ -1,0 +1,1 @@
+//! OpenAI-compatible guard proxy running the same guard stack as scan

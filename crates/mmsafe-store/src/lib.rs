@@ -1,0 +1,1 @@
+//! SQLite run store: runs, cases, attempts, verdicts, content-addressed images; resume

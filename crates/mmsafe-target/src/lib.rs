@@ -1,0 +1,1 @@
+//! HTTP targets (OpenAI-compatible) and the operational layers every target shares: retry, limits, timeout, cache

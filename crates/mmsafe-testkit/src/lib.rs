@@ -1,0 +1,1 @@
+//! Loopback OpenAI-compatible server with fault injection, for tests and benchmarks
