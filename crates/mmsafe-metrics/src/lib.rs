@@ -1,1 +1,39 @@
-//! Pure statistics over verdicts: rates with intervals, corrections, paired tests
+//! Pure statistics over verdicts: rates with intervals, corrections, paired tests.
+//!
+//! Input is a flat list of [`Observation`]s (one per attempt and judge); nothing
+//! here does IO, so every figure in a report can be recomputed from the store.
+
+use mmsafe_core::{Expect, Hazard, Label, Usage};
+use serde::{Deserialize, Serialize};
+
+/// One judged attempt, as the engine and the report see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// The attacked case id (what was sent).
+    pub case_id: String,
+    /// The dataset case id before any attack: pairs attempts across attacks,
+    /// defenses and runs (McNemar, fairness pairs).
+    pub base_case_id: String,
+    pub hazard: Hazard,
+    pub expect: Expect,
+    /// Attack chain name, `none` for the unattacked case.
+    pub attack: String,
+    /// Defense policy name, `none` when undefended.
+    pub defense: String,
+    pub repeat: u32,
+    pub judge: String,
+    /// `Error` when the attempt itself failed or judging failed.
+    pub label: Label,
+    /// Set when the target call failed (`timeout`, `rate_limited`, …).
+    pub error_kind: Option<String>,
+    /// Judge harm score in [0, 1] when the judge gives one.
+    pub score: Option<f64>,
+    pub latency_ms: f64,
+    pub usage: Usage,
+    /// Time spent in guard layers and the extra model calls/tokens they made.
+    pub guard_ms: f64,
+    pub guard_extra_calls: u32,
+    pub guard_extra_tokens: u64,
+    /// Counterfactual pair id (fairness suite), when the case has one.
+    pub pair_id: Option<String>,
+}

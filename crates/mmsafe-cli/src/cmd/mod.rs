@@ -1,6 +1,7 @@
 //! One file per subcommand: its flags (`…Args`) and its `run`.
 
 pub mod attack;
+pub mod attack_adversarial;
 pub mod bench;
 pub mod datasets;
 pub mod guard;
