@@ -1,0 +1,1 @@
+//! Text-to-image typography engine shared by every image attack and rendered suite.
