@@ -1,1 +1,16 @@
-//! Judges: refusal rules, LLM-as-judge, guard-model parsing, offline classifier, votes, calibration
+//! Judges: (Case, Response) → Verdict.
+//!
+//! `refusal` (rules), `llm:<target>` (rubric prompts through any target),
+//! `llamaguard:<target>` (guard-model output parsing), `classifier` (offline
+//! embedding + trained head) and `vote:` ensembles, plus the labelled-data
+//! loaders and agreement statistics used to calibrate them.
+
+pub mod calibrate;
+pub mod labels;
+pub mod llamaguard;
+pub mod llm;
+pub mod refusal;
+pub mod text;
+pub mod vote;
+
+pub use refusal::RefusalJudge;

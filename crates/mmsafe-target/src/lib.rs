@@ -1,7 +1,29 @@
 //! HTTP targets (OpenAI-compatible) and the operational layers every target shares:
 //! retry, limits, timeout, cache.
+//!
+//! Build a raw target with [`OpenAiCompatible::from_spec`] (or any other
+//! `Target`), then wrap it once with [`with_ops`]. Layer order and the reasons
+//! for it are documented in [`ops`].
 
+mod cache;
+mod openai;
+pub mod ops;
+mod retry_after;
+mod spec;
+mod wire;
+
+pub use cache::{cache_key, default_cache_path, CacheError, DiskCache, MemoryCache, ResponseCache};
+pub use openai::{http_client, OpenAiCompatible};
+pub use ops::{ops_layers, try_with_ops, with_ops};
+pub use retry_after::parse_retry_after;
+pub use spec::{
+    parse_http_spec, read_key, HttpSpec, HTTP_SCHEMES, LMSTUDIO_BASE_URL, OLLAMA_BASE_URL,
+    OPENAI_BASE_URL, OPENAI_KEY_ENV, VLLM_BASE_URL,
+};
+
+use mmsafe_core::{DynTarget, TargetError};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where cached responses live.
@@ -16,10 +38,11 @@ pub enum CacheMode {
 /// Operational settings applied around any target.
 #[derive(Debug, Clone)]
 pub struct TargetOptions {
-    /// Max requests in flight to this target.
+    /// Max requests in flight to this target (0 = unlimited).
     pub concurrency: usize,
     /// Max requests per second (`None` = unlimited).
     pub rate_per_s: Option<f64>,
+    /// Per attempt (queueing for a slot or rate token not included). Zero disables it.
     pub timeout: Duration,
     pub max_retries: u32,
     /// Env var holding the API key (overrides the scheme's default, e.g. `OPENAI_API_KEY`).
@@ -27,6 +50,10 @@ pub struct TargetOptions {
     pub cache: CacheMode,
     /// Local compute threads for `local:` targets.
     pub threads: usize,
+    /// Upper bound of the first retry's backoff; doubles per retry (full jitter).
+    pub backoff_base: Duration,
+    /// Longest single wait between retries, `Retry-After` included.
+    pub backoff_cap: Duration,
 }
 
 impl Default for TargetOptions {
@@ -39,6 +66,13 @@ impl Default for TargetOptions {
             api_key_env: None,
             cache: CacheMode::Memory,
             threads: 1,
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(60),
         }
     }
+}
+
+/// The raw (unlayered) HTTP target for a spec of one of [`HTTP_SCHEMES`].
+pub fn build_http_target(spec: &str, opts: &TargetOptions) -> Result<DynTarget, TargetError> {
+    Ok(Arc::new(OpenAiCompatible::from_spec(spec, opts)?))
 }

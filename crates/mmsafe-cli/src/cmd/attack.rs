@@ -1,8 +1,127 @@
+//! `mmsafe attack NAME --input FILE --out DIR [--seed S] [--column C]`:
+//! materialize attacked cases (images + `manifest.jsonl`); `mmsafe attack list
+//! [--json]`: every registered attack with its parameters. Names starting with
+//! `adversarial:` are handed, with their remaining words, to
+//! `cmd::attack_adversarial`.
+
 use crate::exit::Outcome;
+use anyhow::Context as _;
+use clap::Parser;
+use mmsafe_core::seed;
+use std::io::Write;
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
-pub struct AttackArgs {}
+pub struct AttackArgs {
+    /// `list`, or an attack spec: `figstep`, `inject:corner:size=12`,
+    /// `template:roleplay+figstep`, `adversarial:<mode>` …
+    name: String,
+    /// For an attack: --input FILE --out DIR [--seed S] [--column C].
+    /// For `list`: [--json].
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    rest: Vec<String>,
+}
 
-pub fn run(_args: AttackArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`mmsafe attack` is not wired yet")
+#[derive(Parser, Debug)]
+#[command(
+    name = "mmsafe attack list",
+    about = "List every attack with its parameters and defaults"
+)]
+struct ListArgs {
+    /// `{"attacks": [{"name", "summary", "params": [{"name", "default", "help"}]}]}`
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Write attacked cases: images (PNG) and manifest.jsonl")]
+struct MaterializeArgs {
+    /// Cases: .csv (header row), .jsonl, or plain text (one per line).
+    #[arg(long)]
+    input: PathBuf,
+    /// Output directory (created).
+    #[arg(long)]
+    out: PathBuf,
+    /// Run seed; each case gets a seed derived from it and the case id.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Text column (CSV) or field (JSONL); default: question, prompt, text, goal, instruction.
+    #[arg(long)]
+    column: Option<String>,
+}
+
+pub fn run(args: AttackArgs) -> anyhow::Result<Outcome> {
+    if args.name.starts_with("adversarial:") {
+        return crate::cmd::attack_adversarial::run(&args.name, &args.rest);
+    }
+    if args.name == "list" {
+        let list = parse_or_exit::<ListArgs>("mmsafe attack list", &args.rest);
+        return list_attacks(list.json);
+    }
+    let m = parse_or_exit::<MaterializeArgs>(&format!("mmsafe attack {}", args.name), &args.rest);
+    materialize(&args.name, m)
+}
+
+/// Clap parse of the words after NAME; usage errors and `--help` exit as clap does.
+fn parse_or_exit<T: Parser>(bin: &str, rest: &[String]) -> T {
+    let argv = std::iter::once(bin.to_string()).chain(rest.iter().cloned());
+    T::try_parse_from(argv).unwrap_or_else(|e| e.exit())
+}
+
+fn list_attacks(json: bool) -> anyhow::Result<Outcome> {
+    let ctx = crate::wiring::attacks::build_ctx()?;
+    let specs = mmsafe_attack::registry(&ctx);
+    let mut out = std::io::stdout().lock();
+    if json {
+        let attacks: Vec<_> = specs.iter().map(|s| s.info()).collect();
+        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "attacks": attacks }))?;
+        writeln!(out)?;
+        return Ok(Outcome::Ok);
+    }
+    for s in &specs {
+        writeln!(out, "{}\n    {}", s.name, s.summary)?;
+        for p in s.params {
+            writeln!(out, "    {}={:<10} {}", p.name, p.default, p.help)?;
+        }
+    }
+    writeln!(
+        out,
+        "\n{} attacks. Chain with `+`: template:roleplay+figstep",
+        specs.len()
+    )?;
+    Ok(Outcome::Ok)
+}
+
+fn materialize(name: &str, args: MaterializeArgs) -> anyhow::Result<Outcome> {
+    let attack = crate::wiring::attacks::build_attack(name)?;
+    let cases = mmsafe_attack::input::read_cases(&args.input, args.column.as_deref())?;
+    let mut writer = mmsafe_attack::materialize::Writer::create(&args.out)
+        .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    for case in &cases {
+        let case_seed = seed::derive(args.seed, &[&case.id]);
+        let produced = rt
+            .block_on(attack.apply(case, case_seed))
+            .with_context(|| format!("case `{}`", case.id))?;
+        for c in &produced {
+            writer
+                .write(c)
+                .with_context(|| format!("writing to {}", args.out.display()))?;
+        }
+    }
+    let (n_cases, n_images) = (writer.cases, writer.images);
+    writer
+        .finish()
+        .with_context(|| format!("writing {}/manifest.jsonl", args.out.display()))?;
+    eprintln!(
+        "{}: {} input cases -> {} cases, {} new images in {}",
+        attack.name(),
+        cases.len(),
+        n_cases,
+        n_images,
+        args.out.display()
+    );
+    Ok(Outcome::Ok)
 }

@@ -1,8 +1,270 @@
+//! `mmsafe datasets list|validate|show`: what loaders exist, whether a dataset
+//! file loads cleanly, and a peek at its first cases.
+//!
+//! Dataset text is harmful by design, so nothing here prints it in bulk:
+//! `show` prints ids, labels and a truncated first line only.
+
 use crate::exit::Outcome;
+use crate::wiring::suites::{build_source, SuiteOptions};
+use mmsafe_core::{Case, Expect, Hazard};
+use mmsafe_data::{manifest, registry};
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::Path;
 
 #[derive(clap::Args, Debug)]
-pub struct DatasetsArgs {}
+pub struct DatasetsArgs {
+    #[command(subcommand)]
+    command: DatasetsCommand,
+}
 
-pub fn run(_args: DatasetsArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`mmsafe datasets` is not wired yet")
+#[derive(clap::Subcommand, Debug)]
+enum DatasetsCommand {
+    /// List dataset loaders and built-in suites with their formats.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read every row of a suite; print counts per hazard and expectation,
+    /// every problem with its location, and the sha256 check. Exits 1 on errors.
+    Validate {
+        /// Suite spec, e.g. `figstep:data/safebench.csv`.
+        spec: String,
+        /// Skip rows whose image is missing or broken (listed) instead of failing.
+        #[arg(long)]
+        skip_broken: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the first cases of a suite: id, hazard, expectation and a
+    /// truncated first line (never the full text).
+    Show {
+        spec: String,
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+        #[arg(long)]
+        skip_broken: bool,
+    },
+}
+
+pub fn run(args: DatasetsArgs) -> anyhow::Result<Outcome> {
+    match args.command {
+        DatasetsCommand::List { json } => list(json),
+        DatasetsCommand::Validate {
+            spec,
+            skip_broken,
+            json,
+        } => validate(&spec, skip_broken, json),
+        DatasetsCommand::Show {
+            spec,
+            limit,
+            skip_broken,
+        } => show(&spec, limit, skip_broken),
+    }
+}
+
+fn list(json: bool) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let items: Vec<_> = registry::LOADERS
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "name": l.name,
+                    "usage": l.usage,
+                    "summary": l.summary,
+                    "builtin": !l.takes_path,
+                    "params": l.params,
+                    "known_files": l.known_files.iter().map(|k| k.path).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
+        return Ok(Outcome::Ok);
+    }
+    for l in registry::LOADERS {
+        writeln!(out, "{}", l.usage)?;
+        writeln!(out, "    {}", l.summary)?;
+        for p in l.params {
+            let default = if p.default.is_empty() {
+                String::new()
+            } else {
+                format!(" [default: {}]", p.default)
+            };
+            writeln!(out, "    {}={}{}", p.name, p.help, default)?;
+        }
+    }
+    writeln!(
+        out,
+        "\nSpecs: LOADER:PATH[:KEY=VALUE,…] (built-in suites: NAME[:KEY=VALUE,…]). See docs/datasets.md."
+    )?;
+    Ok(Outcome::Ok)
+}
+
+#[derive(Default, serde::Serialize)]
+struct Report {
+    spec: String,
+    cases: usize,
+    images: usize,
+    by_hazard: BTreeMap<Hazard, usize>,
+    by_expect: BTreeMap<Expect, usize>,
+    errors: Vec<String>,
+    skipped: Vec<String>,
+    sha256: Vec<HashLine>,
+}
+
+#[derive(serde::Serialize)]
+struct HashLine {
+    file: String,
+    status: &'static str,
+    expected: String,
+    actual: Option<String>,
+}
+
+fn validate(spec: &str, skip_broken: bool, json: bool) -> anyhow::Result<Outcome> {
+    let opts = SuiteOptions {
+        skip_broken,
+        ..Default::default()
+    };
+    let mut report = Report {
+        spec: spec.to_string(),
+        ..Default::default()
+    };
+    if let Ok((parsed, loader)) = registry::parse(spec) {
+        for c in manifest::check(loader, Path::new(&parsed.path)) {
+            let (status, actual) = match &c.actual {
+                Ok(a) if c.matches() => ("ok", Some(a.clone())),
+                Ok(a) => ("mismatch", Some(a.clone())),
+                Err(e) => {
+                    report
+                        .errors
+                        .push(format!("{}: cannot hash: {e}", c.file.display()));
+                    ("unreadable", None)
+                }
+            };
+            report.sha256.push(HashLine {
+                file: c.file.display().to_string(),
+                status,
+                expected: c.known.sha256.to_string(),
+                actual,
+            });
+        }
+    }
+    let mut source = build_source(spec, &opts)?;
+    let mut seen = HashSet::new();
+    for r in source.cases() {
+        match r {
+            Ok(c) => {
+                report.cases += 1;
+                report.images += c.images().count();
+                *report.by_hazard.entry(c.hazard).or_default() += 1;
+                *report.by_expect.entry(c.expect).or_default() += 1;
+                if !seen.insert(c.id.clone()) {
+                    report
+                        .errors
+                        .push(format!("case id `{}` appears more than once", c.id));
+                }
+            }
+            Err(e) => report.errors.push(e.to_string()),
+        }
+    }
+    report.skipped = opts
+        .skipped
+        .take()
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        print_report(&mut out, &report)?;
+    }
+    if !report.errors.is_empty() {
+        anyhow::bail!("{} problem(s) in `{spec}`", report.errors.len());
+    }
+    Ok(Outcome::Ok)
+}
+
+fn print_report(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    writeln!(out, "{}: {} cases, {} images", r.spec, r.cases, r.images)?;
+    writeln!(out, "by expect:")?;
+    for (e, n) in &r.by_expect {
+        writeln!(out, "  {e:<28} {n}")?;
+    }
+    writeln!(out, "by hazard:")?;
+    for (h, n) in &r.by_hazard {
+        writeln!(out, "  {h:<28} {n}")?;
+    }
+    for h in &r.sha256 {
+        match h.status {
+            "ok" => writeln!(out, "sha256 ok: {}", h.file)?,
+            "mismatch" => writeln!(
+                out,
+                "warning: sha256 mismatch: {} is {}, SOURCE.md lists {} (another version of the file?)",
+                h.file,
+                h.actual.as_deref().unwrap_or("?"),
+                h.expected
+            )?,
+            _ => {}
+        }
+    }
+    if r.sha256.is_empty() {
+        writeln!(out, "sha256: no known hash for this file")?;
+    }
+    for s in &r.skipped {
+        writeln!(out, "skipped: {s}")?;
+    }
+    for e in &r.errors {
+        writeln!(out, "error: {e}")?;
+    }
+    if !r.skipped.is_empty() {
+        writeln!(out, "{} row(s) skipped (--skip-broken)", r.skipped.len())?;
+    }
+    Ok(())
+}
+
+fn show(spec: &str, limit: usize, skip_broken: bool) -> anyhow::Result<Outcome> {
+    let opts = SuiteOptions {
+        skip_broken,
+        ..Default::default()
+    };
+    let mut source = build_source(spec, &opts)?;
+    let mut out = std::io::stdout().lock();
+    let mut errors = 0;
+    for r in source.cases().take(limit) {
+        match r {
+            Ok(c) => writeln!(out, "{}", summary_line(&c))?,
+            Err(e) => {
+                errors += 1;
+                writeln!(out, "error: {e}")?;
+            }
+        }
+    }
+    for s in opts.skipped.take() {
+        writeln!(out, "skipped: {s}")?;
+    }
+    if let Some(n) = source.len_hint() {
+        writeln!(out, "({n} cases in all)")?;
+    }
+    if errors > 0 {
+        anyhow::bail!("{errors} problem(s) among the first {limit} rows of `{spec}`");
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `id  hazard  expect  [images]  first line…` with the text cut at 60 chars.
+fn summary_line(c: &Case) -> String {
+    const MAX: usize = 60;
+    let text = c.prompt_text();
+    let first = text.lines().next().unwrap_or("").trim();
+    let mut cut: String = first.chars().take(MAX).collect();
+    if first.chars().count() > MAX || text.lines().nth(1).is_some() {
+        cut.push('…');
+    }
+    let imgs = match c.images().count() {
+        0 => String::new(),
+        n => format!(" [{n} image{}]", if n == 1 { "" } else { "s" }),
+    };
+    format!("{}\t{}\t{}{}\t{}", c.id, c.hazard, c.expect, imgs, cut)
 }

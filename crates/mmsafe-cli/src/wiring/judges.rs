@@ -1,8 +1,50 @@
 //! Build judges from specs (`refusal`, `llm:<target>`, `llamaguard:<target>`, `classifier`, `vote:…`).
 
+use crate::wiring::targets::build_target;
 use mmsafe_core::DynJudge;
+use mmsafe_judge::llm::{LlmJudge, Rubric};
+use mmsafe_judge::vote::{self, VoteJudge};
 use mmsafe_target::TargetOptions;
+use std::sync::Arc;
 
-pub fn build_judge(spec: &str, _opts: &TargetOptions) -> anyhow::Result<DynJudge> {
-    anyhow::bail!("unknown judge `{spec}`")
+const KNOWN: &str = "refusal, llm:<target>[:rubric=harmbench|strongreject|mmsb], llamaguard:<target>, classifier[:<weights.json>], vote:<j1>,<j2>,…[:mode=majority|unanimous]";
+
+pub fn build_judge(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynJudge> {
+    let spec = spec.trim();
+    if spec == "refusal" {
+        return Ok(Arc::new(mmsafe_judge::RefusalJudge::new()));
+    }
+    if let Some(rest) = spec.strip_prefix("llm:") {
+        let (target_spec, rubric) = match rest.rsplit_once(":rubric=") {
+            Some((t, r)) => {
+                let rubric = Rubric::parse(r.trim()).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "judge `{spec}`: unknown rubric `{r}` (expected harmbench, strongreject or mmsb)"
+                    )
+                })?;
+                (t, rubric)
+            }
+            None => (rest, Rubric::HarmBench),
+        };
+        let target =
+            build_target(target_spec, opts).map_err(|e| anyhow::anyhow!("judge `{spec}`: {e}"))?;
+        return Ok(Arc::new(LlmJudge::new(target, rubric)));
+    }
+    if let Some(target_spec) = spec.strip_prefix("llamaguard:") {
+        let target =
+            build_target(target_spec, opts).map_err(|e| anyhow::anyhow!("judge `{spec}`: {e}"))?;
+        return Ok(Arc::new(mmsafe_judge::llamaguard::LlamaGuardJudge::new(
+            target,
+        )));
+    }
+    if let Some(rest) = spec.strip_prefix("vote:") {
+        let (members, mode) =
+            vote::parse_spec(rest).map_err(|e| anyhow::anyhow!("judge `{spec}`: {e}"))?;
+        let members = members
+            .iter()
+            .map(|m| build_judge(m, opts))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        return Ok(Arc::new(VoteJudge::new(members, mode)));
+    }
+    anyhow::bail!("unknown judge `{spec}` (known: {KNOWN})")
 }

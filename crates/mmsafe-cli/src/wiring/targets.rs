@@ -1,8 +1,68 @@
 //! Build targets from specs (`openai-compatible:<url>#<model>`, `openai:<model>`, `local:smollm2`, …).
+//!
+//! Every target, HTTP or local, is wrapped once in the operational layers
+//! (cache, retry, concurrency, rate, timeout) by `mmsafe_target::try_with_ops`.
 
+use anyhow::Context as _;
 use mmsafe_core::DynTarget;
 pub use mmsafe_target::TargetOptions;
 
-pub fn build_target(spec: &str, _opts: &TargetOptions) -> anyhow::Result<DynTarget> {
-    anyhow::bail!("unknown target spec `{spec}`")
+/// Every scheme `build_target` accepts, for error messages.
+fn valid_schemes() -> String {
+    let mut all: Vec<&str> = mmsafe_target::HTTP_SCHEMES.to_vec();
+    all.push("local");
+    all.join(", ")
+}
+
+pub fn build_target(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynTarget> {
+    let scheme = spec.split_once(':').map_or(spec, |(s, _)| s);
+    let inner: DynTarget = match scheme {
+        s if mmsafe_target::HTTP_SCHEMES.contains(&s) => {
+            mmsafe_target::build_http_target(spec, opts)?
+        }
+        // mmsafe-local registers here (engineer E replaces this arm).
+        "local" => anyhow::bail!(
+            "target `{spec}`: local targets need mmsafe-local, which is not wired in yet"
+        ),
+        _ => anyhow::bail!(
+            "unknown target scheme `{scheme}` in `{spec}`; valid schemes: {}",
+            valid_schemes()
+        ),
+    };
+    let info = inner.info().spec.clone();
+    mmsafe_target::try_with_ops(inner, opts).with_context(|| format!("target `{info}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mmsafe_core::{Message, Request};
+    use mmsafe_testkit::{MockConfig, MockServer};
+
+    #[test]
+    fn unknown_scheme_lists_the_valid_ones() {
+        let err = build_target("anthropc:claude", &TargetOptions::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("`anthropc`"), "{err}");
+        assert!(err.contains("openai-compatible"), "{err}");
+        assert!(err.contains("local"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn http_spec_builds_a_layered_target_that_answers() {
+        let server = MockServer::start(MockConfig::default()).await.unwrap();
+        let opts = TargetOptions {
+            cache: mmsafe_target::CacheMode::Memory,
+            ..TargetOptions::default()
+        };
+        let t = build_target(&server.target_spec(), &opts).unwrap();
+        assert_eq!(t.info().spec, server.target_spec());
+        let req = Request::new(vec![Message::user_text("ping")]);
+        assert_eq!(t.call(req.clone()).await.unwrap().text, "ping");
+        // The cache layer is present: the repeat does not reach the server.
+        assert!(t.call(req).await.unwrap().cached);
+        assert_eq!(server.request_count(), 1);
+    }
 }

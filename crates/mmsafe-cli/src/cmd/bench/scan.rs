@@ -1,8 +1,209 @@
+//! `mmsafe bench scan`: throughput and cost of the real scan path (loader,
+//! engine, HTTP target, refusal judge, store, summary) against a loopback
+//! endpoint with fixed latency.
+//!
+//! The mock server runs on its own thread and runtime so its CPU time can be
+//! measured separately: in real use the model server is another machine, so
+//! the per-request CPU figure is the scanner's own (process minus server).
+
+use crate::cmd::bench::{cpu_seconds, peak_rss_mib};
+use crate::cmd::scan::{execute, runtime, Ended, ScanArgs};
 use crate::exit::Outcome;
+use anyhow::{bail, Context as _};
+use mmsafe_engine::CancellationToken;
+use mmsafe_testkit::{MockConfig, MockServer, Reply};
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Requests to send.
+    #[arg(long, short = 'n', default_value_t = 2000)]
+    requests: usize,
+    /// Requests in flight.
+    #[arg(long, short = 'c', default_value_t = 64)]
+    concurrency: usize,
+    /// Fixed server latency per request, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    latency_ms: u64,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`mmsafe bench scan` is not wired yet")
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    if args.requests == 0 || args.concurrency == 0 {
+        bail!("--requests and --concurrency must be at least 1");
+    }
+    let server = ServerThread::start(Duration::from_millis(args.latency_ms))?;
+    let dir = tempfile_dir()?;
+    let csv = dir.join("bench-suite.csv");
+    write_suite(&csv, args.requests)?;
+    let store = dir.join("bench.db");
+
+    let scan = ScanArgs {
+        target: Some(server.target_spec.clone()),
+        suites: vec![format!("figstep:{}", csv.display())],
+        attacks: vec!["none".into()],
+        judges: vec!["refusal".into()],
+        concurrency: Some(args.concurrency),
+        store: Some(store),
+        run_name: Some("bench".into()),
+        no_cache: true,
+        timeout: Some(30.0),
+        ..ScanArgs::default()
+    };
+    let rt = runtime()?;
+    let cpu0 = cpu_seconds().unwrap_or(0.0);
+    let server_cpu0 = server.cpu_seconds().unwrap_or(0.0);
+    let t0 = Instant::now();
+    let ended = rt.block_on(execute(&scan, CancellationToken::new(), Arc::new(|_| {})));
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().unwrap_or(0.0) - cpu0;
+    let server_cpu = server.cpu_seconds().unwrap_or(0.0) - server_cpu0;
+    drop(rt);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let summary = match ended? {
+        Ended::Completed { summary, .. } => summary,
+        _ => bail!("the benchmark scan did not complete"),
+    };
+    let n = args.requests as f64;
+    let bound = n * args.latency_ms as f64 / 1000.0 / args.concurrency as f64;
+    let errors = summary.counts.target_errors;
+    let figures = serde_json::json!({
+        "requests": args.requests,
+        "concurrency": args.concurrency,
+        "latency_ms": args.latency_ms,
+        "wall_s": wall,
+        "bound_s": bound,
+        "requests_per_s": n / wall,
+        "efficiency": bound / wall,
+        "peak_rss_mib": peak_rss_mib(),
+        "cpu_ms_per_request": (cpu - server_cpu).max(0.0) * 1000.0 / n,
+        "server_cpu_ms_per_request": server_cpu * 1000.0 / n,
+        "recorded_attempts": summary.attempts,
+        "errors": errors,
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "bench scan: {} requests · concurrency {} · latency {} ms (loopback mock, store + refusal judge, cache off)",
+            args.requests, args.concurrency, args.latency_ms
+        )?;
+        writeln!(
+            out,
+            "wall {:.2} s (bound {:.2} s) · {:.0} requests/s · efficiency {:.3}",
+            wall,
+            bound,
+            n / wall,
+            bound / wall
+        )?;
+        writeln!(
+            out,
+            "peak RSS {} MiB · CPU {:.3} ms/request (scanner; mock server {:.3} ms/request excluded)",
+            peak_rss_mib().map_or("?".into(), |m| format!("{m:.1}")),
+            (cpu - server_cpu).max(0.0) * 1000.0 / n,
+            server_cpu * 1000.0 / n
+        )?;
+        writeln!(out, "recorded {} attempts, {} errors", summary.attempts, errors)?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("mmsafe-bench-scan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// A SafeBench-format suite with `n` harmless rows.
+fn write_suite(path: &std::path::Path, n: usize) -> anyhow::Result<()> {
+    let mut body = String::with_capacity(n * 120);
+    body.push_str("dataset,category_id,task_id,category_name,question,instruction\n");
+    for i in 0..n {
+        body.push_str(&format!(
+            "Bench,9,{i},Financial Advice,What is a sensible way to budget for item {i}?,Steps to budget for item {i}.\n"
+        ));
+    }
+    std::fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The mock server on a dedicated thread with a single-threaded runtime.
+struct ServerThread {
+    target_spec: String,
+    /// `/proc/self/task/<tid>/stat` of the server thread.
+    stat_path: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl ServerThread {
+    fn start(latency: Duration) -> anyhow::Result<ServerThread> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<(String, String)>>();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("mock-server".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let config = MockConfig::default()
+                        .latency(latency)
+                        .reply(Reply::refuse_harmful());
+                    let server = match MockServer::start(config).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e.into()));
+                            return;
+                        }
+                    };
+                    let tid = std::fs::read_link("/proc/thread-self")
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    let stat = format!("/proc/{tid}/stat");
+                    let _ = ready_tx.send(Ok((server.target_spec(), stat)));
+                    let _ = stopped.await;
+                    server.shutdown().await;
+                });
+            })
+            .context("cannot start the mock server thread")?;
+        let (target_spec, stat_path) = ready_rx
+            .recv()
+            .context("mock server thread exited before it was ready")??;
+        Ok(ServerThread {
+            target_spec,
+            stat_path,
+            stop,
+            handle,
+        })
+    }
+
+    /// CPU seconds (user + system) the server thread has used.
+    fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(&self.stat_path).ok()?;
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = f.get(11)?.parse().ok()?;
+        let stime: f64 = f.get(12)?.parse().ok()?;
+        Some((utime + stime) / 100.0)
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.handle.join();
+    }
 }

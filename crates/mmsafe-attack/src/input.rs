@@ -1,0 +1,143 @@
+//! Reading attack inputs for `mmsafe attack --input FILE`: CSV (header row),
+//! JSONL (one object per line) or plain text (one case per non-empty line).
+//! The text column is `--column`, else the first of `question`, `prompt`,
+//! `text`, `goal`, `instruction`; every other column is kept as metadata (so
+//! FigStep finds a SafeBench `instruction`).
+
+use mmsafe_core::{Case, Expect, Hazard};
+use std::path::Path;
+use std::str::FromStr;
+
+const TEXT_COLUMNS: &[&str] = &["question", "prompt", "text", "goal", "instruction"];
+
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct InputError {
+    pub file: String,
+    pub message: String,
+}
+
+fn ierr(file: &Path, message: impl Into<String>) -> InputError {
+    InputError {
+        file: file.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// Hazard from a `hazard` column (slug or MLCommons code) or a FigStep
+/// `category_name`; `non_violent_crimes` when neither is present.
+fn hazard_of(get: &dyn Fn(&str) -> Option<String>) -> Hazard {
+    get("hazard")
+        .and_then(|h| Hazard::from_str(&h).ok())
+        .or_else(|| get("category_name").and_then(|c| Hazard::from_figstep_topic(&c)))
+        .unwrap_or(Hazard::NonViolentCrimes)
+}
+
+fn make_case(file: &Path, index: usize, text: String, get: &dyn Fn(&str) -> Option<String>, all: Vec<(String, String)>) -> Case {
+    let id = get("id").unwrap_or_else(|| format!("{}", index + 1));
+    let expect = match get("expect").as_deref() {
+        Some("comply") => Expect::Comply,
+        _ => Expect::Refuse,
+    };
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("input");
+    let mut c = Case::text(format!("{stem}:{id}"), text.clone(), hazard_of(get), expect, file.display().to_string());
+    for (k, v) in all {
+        c.metadata.insert(k, serde_json::Value::String(v));
+    }
+    c.metadata.entry("question".to_string()).or_insert(serde_json::Value::String(text));
+    c
+}
+
+fn pick_column<'a>(file: &Path, columns: &'a [String], wanted: Option<&str>) -> Result<&'a str, InputError> {
+    if let Some(w) = wanted {
+        return columns
+            .iter()
+            .find(|c| c.as_str() == w)
+            .map(String::as_str)
+            .ok_or_else(|| ierr(file, format!("no column `{w}`; columns: {}", columns.join(", "))));
+    }
+    TEXT_COLUMNS
+        .iter()
+        .find_map(|t| columns.iter().find(|c| c.as_str() == *t))
+        .map(String::as_str)
+        .ok_or_else(|| {
+            ierr(
+                file,
+                format!(
+                    "no text column among {} (pass --column); columns: {}",
+                    TEXT_COLUMNS.join(", "),
+                    columns.join(", ")
+                ),
+            )
+        })
+}
+
+/// Read every case of `file`.
+pub fn read_cases(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> {
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "csv" => read_csv(file, column),
+        "jsonl" | "ndjson" => read_jsonl(file, column),
+        _ => read_lines(file, column),
+    }
+}
+
+fn read_csv(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> {
+    let mut rdr = csv::Reader::from_path(file).map_err(|e| ierr(file, e.to_string()))?;
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| ierr(file, e.to_string()))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let col = pick_column(file, &headers, column)?.to_string();
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| ierr(file, format!("row {}: {e}", i + 2)))?;
+        let pairs: Vec<(String, String)> = headers.iter().cloned().zip(rec.iter().map(str::to_string)).collect();
+        let get = |k: &str| pairs.iter().find(|(h, _)| h == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+        let text = get(&col).ok_or_else(|| ierr(file, format!("row {}: column `{col}` is empty", i + 2)))?;
+        out.push(make_case(file, i, text, &get, pairs.clone()));
+    }
+    Ok(out)
+}
+
+fn read_jsonl(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> {
+    let text = std::fs::read_to_string(file).map_err(|e| ierr(file, e.to_string()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| ierr(file, format!("line {}: {e}", i + 1)))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| ierr(file, format!("line {}: not a JSON object", i + 1)))?;
+        let pairs: Vec<(String, String)> = obj
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .collect();
+        let keys: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
+        let col = pick_column(file, &keys, column).map_err(|e| ierr(file, format!("line {}: {}", i + 1, e.message)))?;
+        let get = |k: &str| pairs.iter().find(|(h, _)| h == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+        let t = get(col).ok_or_else(|| ierr(file, format!("line {}: field `{col}` is empty", i + 1)))?;
+        out.push(make_case(file, out.len(), t, &get, pairs.clone()));
+    }
+    Ok(out)
+}
+
+fn read_lines(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> {
+    if let Some(c) = column {
+        return Err(ierr(file, format!("--column `{c}` needs a .csv or .jsonl input")));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| ierr(file, e.to_string()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(i, l)| make_case(file, i, l.to_string(), &|_| None, Vec::new()))
+        .collect())
+}

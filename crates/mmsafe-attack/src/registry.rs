@@ -1,0 +1,172 @@
+//! The attack registry: one [`AttackSpec`] per attack (built-ins are listed in
+//! `attacks/mod.rs`, templates come from data files), name lookup with "did you
+//! mean", and chains `a+b+c`.
+
+use crate::templates::TemplateLibrary;
+use async_trait::async_trait;
+use mmsafe_core::params::did_you_mean;
+use mmsafe_core::{seed, Attack, AttackError, Case, DynAttack, DynTarget, ParamSpec, Params, Spec};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// What an attack needs from outside its parameters.
+#[derive(Clone)]
+pub struct BuildCtx {
+    /// Builds the model named by `extractor=<target spec>` (the CLI passes its
+    /// target wiring; this crate does not depend on the target crate).
+    pub target_builder: Option<TargetBuilder>,
+    /// Text templates (embedded plus user directories).
+    pub templates: Arc<TemplateLibrary>,
+}
+
+impl Default for BuildCtx {
+    /// Rule-based extraction and the embedded templates.
+    fn default() -> BuildCtx {
+        BuildCtx {
+            target_builder: None,
+            // The embedded templates are parsed by a unit test, so this cannot
+            // fail in a tested build.
+            templates: Arc::new(TemplateLibrary::embedded().unwrap_or_default()),
+        }
+    }
+}
+
+pub type TargetBuilder = Arc<dyn Fn(&str) -> Result<DynTarget, String> + Send + Sync>;
+
+impl BuildCtx {
+    /// The extraction model for `extractor=<spec>`; `None` for `rules`.
+    pub fn extractor(&self, attack: &str, spec: &str) -> Result<Option<DynTarget>, AttackError> {
+        if spec.is_empty() || spec == "rules" {
+            return Ok(None);
+        }
+        let builder = self.target_builder.as_ref().ok_or_else(|| {
+            AttackError::new(attack, format!("extractor `{spec}`: no target wiring available here"))
+        })?;
+        builder(spec)
+            .map(Some)
+            .map_err(|e| AttackError::new(attack, format!("extractor `{spec}`: {e}")))
+    }
+}
+
+/// Builds an attack from its name (as registered) and resolved parameters.
+pub type BuildFn = fn(name: &str, params: &Params, ctx: &BuildCtx) -> Result<DynAttack, AttackError>;
+
+/// One registered attack.
+#[derive(Clone)]
+pub struct AttackSpec {
+    pub name: Cow<'static, str>,
+    pub summary: Cow<'static, str>,
+    pub params: &'static [ParamSpec],
+    /// Whether the output depends on the seed (random choices).
+    pub uses_seed: bool,
+    pub build: BuildFn,
+}
+
+/// `mmsafe attack list --json` shape of one entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttackInfo {
+    pub name: String,
+    pub summary: String,
+    pub params: Vec<ParamSpec>,
+    pub uses_seed: bool,
+}
+
+impl AttackSpec {
+    pub fn info(&self) -> AttackInfo {
+        AttackInfo {
+            name: self.name.to_string(),
+            summary: self.summary.to_string(),
+            params: self.params.to_vec(),
+            uses_seed: self.uses_seed,
+        }
+    }
+}
+
+/// Every attack: the built-ins, then one `template:<name>` per template in
+/// `ctx.templates`. Sorted by name.
+pub fn registry(ctx: &BuildCtx) -> Vec<AttackSpec> {
+    let mut all = crate::attacks::builtin();
+    all.extend(crate::attacks::template::specs(&ctx.templates));
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
+}
+
+/// Build one attack or a chain `a+b` (applied left to right).
+pub fn build(spec: &str, ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
+    let parts: Vec<&str> = spec.split('+').map(str::trim).collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(AttackError::new(spec, "empty attack name in chain"));
+    }
+    let mut built = Vec::with_capacity(parts.len());
+    for p in &parts {
+        built.push(build_one(p, ctx)?);
+    }
+    if built.len() == 1 {
+        return Ok(built.remove(0));
+    }
+    Ok(Arc::new(Chain {
+        name: parts.join("+"),
+        steps: built,
+    }))
+}
+
+/// Build a single (non-chain) attack from `NAME[:k=v,…]`.
+pub fn build_one(spec: &str, ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
+    // A target spec contains `:` and `,`, which the `NAME:k=v` syntax cannot
+    // carry, so `extractor=` takes the rest of the spec and must come last.
+    let (head, extractor) = match spec.find("extractor=") {
+        Some(i) => (spec[..i].trim_end_matches([',', ':']), Some(&spec[i + "extractor=".len()..])),
+        None => (spec, None),
+    };
+    let mut parsed = Spec::parse(head).map_err(|e| AttackError::new(spec, e.message))?;
+    if let Some(e) = extractor {
+        parsed.params.insert("extractor".to_string(), e.trim().to_string());
+    }
+    let all = registry(ctx);
+    let Some(entry) = all.iter().find(|a| a.name == parsed.name.as_str()) else {
+        let names: Vec<&str> = all.iter().map(|a| a.name.as_ref()).collect();
+        let hint = did_you_mean(&parsed.name, &names)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        return Err(AttackError::new(
+            &parsed.name,
+            format!("unknown attack{hint}; valid attacks: {}", names.join(", ")),
+        ));
+    };
+    let params = Params::resolve(&parsed.name, &parsed.params, entry.params)
+        .map_err(|e| AttackError::new(&parsed.name, e.message))?;
+    (entry.build)(&parsed.name, &params, ctx)
+}
+
+/// `a+b+c`: each step applies to every case the previous step produced. The
+/// first step gets the seed as given, later ones a seed derived from it and
+/// their position, so a chain is as deterministic as its parts.
+struct Chain {
+    name: String,
+    steps: Vec<DynAttack>,
+}
+
+#[async_trait]
+impl Attack for Chain {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn apply(&self, case: &Case, seed: u64) -> Result<Vec<Case>, AttackError> {
+        let mut cases = vec![case.clone()];
+        for (i, step) in self.steps.iter().enumerate() {
+            let step_seed = if i == 0 {
+                seed
+            } else {
+                seed::derive(seed, &["chain", &i.to_string(), step.name()])
+            };
+            let mut next = Vec::new();
+            for c in &cases {
+                next.extend(step.apply(c, step_seed).await?);
+            }
+            cases = next;
+        }
+        Ok(cases)
+    }
+}

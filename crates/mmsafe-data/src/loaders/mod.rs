@@ -1,0 +1,17 @@
+//! One file per dataset format; each defines a `LOADER` registered in
+//! `registry::LOADERS`.
+
+pub mod advbench;
+pub(crate) mod common;
+pub mod figstep;
+pub mod generic;
+pub mod harmbench;
+pub mod jailbreakv;
+pub mod jbb;
+pub mod mm_harmfulbench;
+pub mod mmsafetybench;
+pub mod mossbench;
+pub mod simplesafetytests;
+pub mod siuo;
+pub mod vlguard;
+pub mod xstest;

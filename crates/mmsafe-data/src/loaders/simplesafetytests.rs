@@ -1,0 +1,76 @@
+//! SimpleSafetyTests (`id,harm_area,counter,category,prompts_final`): 100
+//! clear-cut harmful prompts, all `expect: refuse`, hazard by `harm_area`.
+
+use super::common::lookup;
+use crate::csvrows::{self, CsvRow, Header};
+use crate::registry::{Input, KnownFile, Loader};
+use crate::source::{case, meta, LazySource};
+use mmsafe_core::{Case, DataError, Expect, Hazard, Source};
+
+pub static LOADER: Loader = Loader {
+    name: "simplesafetytests",
+    usage: "simplesafetytests:<sst_test_cases.csv>",
+    summary: "SimpleSafetyTests CSV (id,harm_area,counter,category,prompts_final); 5 harm areas → hazards; all refuse",
+    params: &[],
+    takes_path: true,
+    known_files: &[KnownFile::new(
+        "sst_test_cases.csv",
+        "6d95a1301e0d0f3a3c4cf5392f4afff11ad6e3066f95d23aaa138d44aedf986c",
+        Some(100),
+    )],
+    build,
+};
+
+/// `harm_area` → hazard.
+pub const HARM_AREAS: [(&str, Hazard); 5] = [
+    (
+        "Suicide, Self-Harm, and Eating Disorders",
+        Hazard::SuicideSelfHarm,
+    ),
+    ("Physical harm and Violence", Hazard::ViolentCrimes),
+    (
+        "Illegal and Highly Regulated items",
+        Hazard::NonViolentCrimes,
+    ),
+    ("Scams and fraud", Hazard::NonViolentCrimes),
+    ("Child safety", Hazard::ChildSexualExploitation),
+];
+
+const REQUIRED: [&str; 3] = ["id", "harm_area", "prompts_final"];
+
+fn build(input: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
+    let path = input.path.to_path_buf();
+    let _ = csvrows::read(&path, Header::InFile, &REQUIRED)?;
+    let len = csvrows::count(&path, Header::InFile);
+    let source = input.spec.to_string();
+    Ok(LazySource::new(input.spec, len, move || {
+        let source = source.clone();
+        let rows = csvrows::read(&path, Header::InFile, &REQUIRED)?;
+        Ok(Box::new(
+            rows.map(move |row| row.and_then(|r| to_case(&r, &source))),
+        ))
+    })
+    .boxed())
+}
+
+fn to_case(row: &CsvRow, source: &str) -> Result<Case, DataError> {
+    let id = row.text("id")?.trim();
+    let prompt = row.text("prompts_final")?;
+    let area = row.get("harm_area")?.trim();
+    let hazard = lookup(&HARM_AREAS, area)
+        .ok_or_else(|| row.field_error("harm_area", format!("unknown harm area `{area}`")))?;
+    let mut c = case(
+        format!("sst-{id}"),
+        source,
+        prompt,
+        Vec::new(),
+        hazard,
+        Expect::Refuse,
+    );
+    meta(&mut c, "question", prompt);
+    meta(&mut c, "harm_area", area);
+    if let Some(k) = row.opt("category").filter(|k| !k.trim().is_empty()) {
+        meta(&mut c, "category", k.trim());
+    }
+    Ok(c)
+}

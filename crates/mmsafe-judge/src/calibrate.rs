@@ -1,0 +1,197 @@
+//! Judge calibration: run a judge over human-labelled responses and measure its
+//! agreement with the human label (accuracy, precision, recall, F1, Cohen's κ
+//! with percentile-bootstrap intervals), plus the sensitivity/specificity that
+//! corrected-ASR metrics need.
+
+use crate::labels::Labeled;
+use futures::StreamExt;
+use mmsafe_core::{Case, DynJudge, Expect, Hazard, Label, Response, Verdict};
+use serde::{Deserialize, Serialize};
+
+/// One judged labelled item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    pub human: bool,
+    pub label: Label,
+}
+
+/// Positive = "complied" (harmful compliance), the same orientation as the labels.
+fn predicted(label: Label) -> Option<bool> {
+    match label {
+        Label::Complied => Some(true),
+        Label::Refused => Some(false),
+        Label::Undecided | Label::Error => None,
+    }
+}
+
+/// Build the case and response a judge sees for one labelled item.
+pub fn as_case(item: &Labeled) -> (Case, Response) {
+    let mut case = Case::text(
+        item.location.clone(),
+        item.request.clone(),
+        Hazard::NonViolentCrimes,
+        Expect::Refuse,
+        "labels",
+    );
+    case.metadata.insert(
+        "question".into(),
+        serde_json::Value::String(item.request.clone()),
+    );
+    (case, Response::text(item.response.clone()))
+}
+
+/// Judge every item with up to `concurrency` judgements in flight, in input
+/// order. A judge failure becomes an `error` verdict carrying the reason.
+pub async fn verdicts_all(
+    judge: &DynJudge,
+    items: &[Labeled],
+    concurrency: usize,
+    mut on_done: impl FnMut(usize),
+) -> Vec<Verdict> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut stream = futures::stream::iter(items.iter().map(|item| {
+        let judge = judge.clone();
+        async move {
+            let (case, response) = as_case(item);
+            match judge.judge(&case, &response).await {
+                Ok(v) => v,
+                Err(e) => Verdict::new(judge.name(), Label::Error, e.to_string()),
+            }
+        }
+    }))
+    .buffered(concurrency.max(1));
+    while let Some(v) = stream.next().await {
+        out.push(v);
+        on_done(out.len());
+    }
+    out
+}
+
+/// [`verdicts_all`] paired with the human labels.
+pub async fn judge_all(
+    judge: &DynJudge,
+    items: &[Labeled],
+    concurrency: usize,
+    on_done: impl FnMut(usize),
+) -> Vec<Judged> {
+    verdicts_all(judge, items, concurrency, on_done)
+        .await
+        .into_iter()
+        .zip(items)
+        .map(|(v, item)| Judged {
+            human: item.positive,
+            label: v.label,
+        })
+        .collect()
+}
+
+/// `mmsafe judge eval --json`: the metrics crate's agreement (strict figures
+/// at the top level, undecided counted as wrong; the same over decided items
+/// under `decided`) plus what was compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub judge: String,
+    pub labels: String,
+    pub format: String,
+    /// What a positive label means in this file.
+    pub positive: String,
+    /// Items whose judgement failed (`error`), a subset of `undecided`.
+    pub errors: u64,
+    #[serde(flatten)]
+    pub agreement: mmsafe_metrics::Agreement,
+}
+
+/// Sensitivity/specificity of a judge, saved for Rogan–Gladen corrected ASR.
+/// Deserializes as `mmsafe_metrics::JudgeCalibration` (extra keys are context).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub judge: String,
+    pub labels: String,
+    /// Decided items the figures are over.
+    pub n: u64,
+    pub sensitivity: f64,
+    pub specificity: f64,
+}
+
+/// Compare judged items with their human labels.
+pub fn evaluate(
+    judge: &str,
+    labels: &str,
+    format: crate::labels::LabelFormat,
+    judged: &[Judged],
+    resamples: usize,
+    seed: u64,
+) -> (EvalReport, Option<Calibration>) {
+    let pred: Vec<Option<bool>> = judged.iter().map(|j| predicted(j.label)).collect();
+    let gold: Vec<bool> = judged.iter().map(|j| j.human).collect();
+    let agreement = mmsafe_metrics::agreement(&pred, &gold, resamples, seed);
+    let calibration = agreement.calibration().map(|c| Calibration {
+        judge: judge.to_string(),
+        labels: labels.to_string(),
+        n: agreement.decided.confusion.total(),
+        sensitivity: c.sensitivity,
+        specificity: c.specificity,
+    });
+    let report = EvalReport {
+        judge: judge.to_string(),
+        labels: labels.to_string(),
+        format: format.name().to_string(),
+        positive: format.positive_means().to_string(),
+        errors: judged.iter().filter(|j| j.label == Label::Error).count() as u64,
+        agreement,
+    };
+    (report, calibration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::LabelFormat;
+
+    #[test]
+    fn evaluate_counts_undecided_errors_and_saves_calibration() {
+        let mut judged = Vec::new();
+        for i in 0..100 {
+            let human = i % 2 == 0;
+            let label = match i {
+                _ if i % 10 == 0 => Label::Undecided,
+                _ if i % 10 == 5 => Label::Error,
+                _ if i % 7 == 0 => {
+                    if human {
+                        Label::Refused
+                    } else {
+                        Label::Complied
+                    }
+                }
+                _ if human => Label::Complied,
+                _ => Label::Refused,
+            };
+            judged.push(Judged { human, label });
+        }
+        let (a, cal) = evaluate("j", "l", LabelFormat::Jsonl, &judged, 200, 7);
+        let (b, _) = evaluate("j", "l", LabelFormat::Jsonl, &judged, 200, 7);
+        assert_eq!(a, b);
+        assert_eq!(a.agreement.undecided, 20);
+        assert_eq!(a.errors, 10);
+        assert_eq!(a.agreement.n, 100);
+        let cal = cal.unwrap();
+        assert_eq!(cal.n, 80);
+        let json = serde_json::to_value(&a).unwrap();
+        for k in [
+            "accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "kappa",
+            "n",
+            "undecided",
+            "accuracy_ci",
+            "kappa_ci",
+        ] {
+            assert!(json.get(k).is_some(), "missing {k}");
+        }
+        let back: mmsafe_metrics::JudgeCalibration =
+            serde_json::from_value(serde_json::to_value(&cal).unwrap()).unwrap();
+        assert_eq!(back.sensitivity, cal.sensitivity);
+    }
+}

@@ -1,0 +1,160 @@
+//! Tests with the real model files. Each skips (with a note) when its model is
+//! not in the cache; `.ci/run` pulls them first. Run with RAYON_NUM_THREADS=1.
+
+mod common;
+
+use mmsafe_core::{cosine, Image, Message, Part, Request, Target};
+use mmsafe_local::llm::{chatml, ChatRole, GenParams, Llm};
+use mmsafe_local::models::catalog;
+use mmsafe_local::Compute;
+
+fn smollm2() -> Option<Llm> {
+    let dir = common::model_dir(catalog::SMOLLM2)?;
+    Some(Llm::load(&dir.join(catalog::SMOLLM2_GGUF), Compute::new(1)).expect("load SmolLM2"))
+}
+
+#[test]
+fn smollm2_tokenizer_ids_match_the_reference() {
+    let Some(llm) = smollm2() else { return };
+    let prompt = chatml(&[(ChatRole::User, "What is the capital of France?".into())]);
+    let ids = llm.encode(&prompt).unwrap();
+    // Reference ids (llama.cpp's tokenizer on the same GGUF and template):
+    // <|im_start|>=1, "system"=9690 (not 817 as candle's GGUF fallback gives),
+    // "\n"=198, <|im_end|>=2.
+    assert_eq!(&ids[..3], &[1, 9690, 198]);
+    assert_eq!(llm.eos_id(), 2);
+    let end = ids.len();
+    assert_eq!(
+        &ids[end - 4..],
+        &[1, 520, 9531, 198],
+        "`<|im_start|>assistant\\n`"
+    );
+    assert_eq!(ids.iter().filter(|&&i| i == 2).count(), 2, "two <|im_end|>");
+    assert_eq!(ids.len(), 37);
+    // Digits are split one by one.
+    let d = llm.encode("2024").unwrap();
+    assert_eq!(d.len(), 4);
+}
+
+#[test]
+fn smollm2_greedy_generation_is_deterministic_and_non_empty() {
+    let Some(llm) = smollm2() else { return };
+    let prompt = chatml(&[(ChatRole::User, "What is the capital of France?".into())]);
+    let p = GenParams {
+        max_tokens: 24,
+        ..GenParams::default()
+    };
+    let a = llm.generate(&prompt, &p).unwrap();
+    let b = llm.generate(&prompt, &p).unwrap();
+    assert!(!a.text.trim().is_empty());
+    assert_eq!(a.text, b.text);
+    assert!(a.text.contains("Paris"), "{}", a.text);
+    assert!(a.completion_tokens <= 24);
+}
+
+#[test]
+fn smollm2_seeded_sampling_repeats_per_seed_and_stops() {
+    let Some(llm) = smollm2() else { return };
+    let prompt = chatml(&[(ChatRole::User, "Write a short poem about the sea.".into())]);
+    let p = |seed| GenParams {
+        max_tokens: 16,
+        temperature: 0.9,
+        top_p: Some(0.95),
+        seed,
+        ..GenParams::default()
+    };
+    assert_eq!(
+        llm.generate(&prompt, &p(7)).unwrap().text,
+        llm.generate(&prompt, &p(7)).unwrap().text
+    );
+    let stop = GenParams {
+        max_tokens: 40,
+        stop: vec!["Paris".into()],
+        ..GenParams::default()
+    };
+    let q = chatml(&[(ChatRole::User, "What is the capital of France?".into())]);
+    let g = llm.generate(&q, &stop).unwrap();
+    assert!(!g.text.contains("Paris"), "{}", g.text);
+    assert_eq!(g.finish, mmsafe_local::llm::Finish::Stop);
+}
+
+#[test]
+fn minilm_paraphrases_are_closer_than_unrelated_sentences() {
+    let Some(_) = common::model_dir(catalog::MINILM) else {
+        return;
+    };
+    let e = mmsafe_local::default_embedder().unwrap();
+    let v = e
+        .embed(&[
+            "A man is playing a guitar.",
+            "A person plays a musical instrument.",
+            "The stock market fell sharply today.",
+        ])
+        .unwrap();
+    assert_eq!(e.dim(), 384);
+    let norm: f32 = v[0].iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4);
+    let para = cosine(&v[0], &v[1]);
+    let unrelated = cosine(&v[0], &v[2]);
+    assert!(
+        para > unrelated + 0.3,
+        "paraphrase {para} vs unrelated {unrelated}"
+    );
+    // Batching and padding do not change a sentence's vector.
+    let single = e.embed(&["A man is playing a guitar."]).unwrap();
+    assert!(cosine(&single[0], &v[0]) > 0.9999);
+}
+
+#[test]
+fn ocr_reads_figstep_images() {
+    let Some(_) = common::model_dir(catalog::PPOCR) else {
+        return;
+    };
+    let ocr = mmsafe_local::default_ocr().unwrap();
+    let texts = [
+        "Steps to bake a chocolate cake at home.",
+        "Methods to identify phishing emails in a corporate inbox.",
+        "List of ways to improve sleep quality for students.",
+        "How to plan a budget for a family vacation.",
+    ];
+    let mut total = 0.0;
+    for t in texts {
+        let img = Image::png(common::figstep_png(t));
+        let read = ocr.read_text(&img).unwrap();
+        let acc = common::word_accuracy(t, &read);
+        assert!(
+            read.contains("1.") || read.contains('1'),
+            "numbered items: {read:?}"
+        );
+        total += acc;
+    }
+    let mean = total / texts.len() as f64;
+    assert!(mean >= 0.9, "word accuracy {mean}");
+}
+
+#[tokio::test]
+async fn local_target_answers_text_and_image_requests() {
+    if common::model_dir(catalog::SMOLLM2).is_none() || common::model_dir(catalog::PPOCR).is_none()
+    {
+        return;
+    }
+    let t = mmsafe_local::target::build_target("local:smollm2:max_tokens=16", 1).unwrap();
+    assert!(t.info().accepts_images);
+    let mut req = Request::new(vec![Message::user_text("What is the capital of France?")]);
+    req.temperature = Some(0.0);
+    let a = t.call(req.clone()).await.unwrap();
+    let b = t.call(req).await.unwrap();
+    assert_eq!(a.text, b.text);
+    assert!(a.usage.prompt_tokens > 0 && a.usage.completion_tokens > 0);
+    let img = Image::png(common::figstep_png(
+        "Steps to bake a chocolate cake at home.",
+    ));
+    let req = Request::new(vec![Message::user(vec![
+        Part::image(img),
+        Part::text("Fill in the list."),
+    ])]);
+    let r = t.call(req).await.unwrap();
+    assert!(!r.text.is_empty());
+    // The OCR text went into the prompt: far more tokens than the bare instruction.
+    assert!(r.usage.prompt_tokens > 50, "{}", r.usage.prompt_tokens);
+}

@@ -1,0 +1,423 @@
+//! The axum application: routes, handlers, start and graceful shutdown.
+
+use crate::audit::{AuditLog, Record};
+use crate::auth::{bearer, Keys};
+use crate::config::ServeConfig;
+use crate::convert::{to_request, ImagePolicy};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::wire;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use mmsafe_core::{DynTarget, FinishReason, GuardEvent};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    #[error("http client: {0}")]
+    Client(String),
+}
+
+struct AppState {
+    cfg: ServeConfig,
+    keys: Keys,
+    metrics: Metrics,
+    audit: Mutex<Option<AuditLog>>,
+    stacks: Mutex<HashMap<String, DynTarget>>,
+    client: reqwest::Client,
+}
+
+/// A running proxy.
+pub struct Running {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    state: Arc<AppState>,
+}
+
+impl Running {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR/v1`
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Stop accepting, finish in-flight requests, flush the audit log.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.join().await
+    }
+
+    /// Serve until `signal` resolves, then shut down gracefully.
+    pub async fn run_until(
+        mut self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        signal.await;
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.join().await
+    }
+
+    async fn join(&mut self) -> std::io::Result<()> {
+        let r = match self.task.take() {
+            Some(t) => t.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        };
+        let log = self
+            .state
+            .audit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(mut log) = log {
+            tokio::task::spawn_blocking(move || log.close()).await.ok();
+        }
+        r
+    }
+}
+
+/// Bind and start serving in the background.
+pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
+    let audit = match &cfg.audit_path {
+        Some(p) => Some(AuditLog::open(p)?),
+        None => None,
+    };
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(15))
+        .build()
+        .map_err(|e| ServeError::Client(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    let state = Arc::new(AppState {
+        keys: Keys::new(&cfg.api_keys),
+        metrics: Metrics::default(),
+        audit: Mutex::new(audit),
+        stacks: Mutex::new(HashMap::new()),
+        client,
+        cfg,
+    });
+    let app = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/models", get(models))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(state.cfg.limits.max_body_bytes))
+        .with_state(state.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, policy = %state.cfg.policy_name, "mmsafe serve listening");
+    Ok(Running {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+        state,
+    })
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    if !state.keys.enabled() {
+        return Ok("anonymous".into());
+    }
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+        .ok_or_else(ApiError::unauthorized)?;
+    state
+        .keys
+        .check(token)
+        .map(|i| format!("key-{}", i + 1))
+        .ok_or_else(ApiError::unauthorized)
+}
+
+fn stack_for(state: &AppState, model: &str) -> Result<DynTarget, ApiError> {
+    let mut stacks = state.stacks.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(t) = stacks.get(model) {
+        return Ok(t.clone());
+    }
+    let upstream = (state.cfg.upstream)(model).map_err(|m| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "model_not_found",
+            m,
+        )
+    })?;
+    let t = match &state.cfg.guard {
+        Some(g) => g.layer(upstream),
+        None => upstream,
+    };
+    stacks.insert(model.to_string(), t.clone());
+    Ok(t)
+}
+
+/// `block` when a layer answered, else the strongest decision any layer made.
+fn overall(finish: &FinishReason, events: &[GuardEvent]) -> &'static str {
+    if *finish == FinishReason::GuardBlocked {
+        return "block";
+    }
+    let has = |d: &str| events.iter().any(|e| e.decision == d);
+    if has("rewrite") {
+        "rewrite"
+    } else if has("flag") {
+        "flag"
+    } else if has("error") {
+        "error_open"
+    } else {
+        "pass"
+    }
+}
+
+fn request_id() -> String {
+    format!("chatcmpl-{:016x}", rand::random::<u64>())
+}
+
+async fn chat(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let t0 = Instant::now();
+    let id = request_id();
+    let mut model = String::new();
+    let mut client = String::from("-");
+    let outcome = handle(&state, &headers, body, &id, &mut model, &mut client).await;
+    let seconds = t0.elapsed().as_secs_f64();
+    let (resp, decision, events) = match outcome {
+        Ok((resp, decision, events)) => (resp, decision, events),
+        Err(e) => {
+            let decision = if e.status == StatusCode::UNAUTHORIZED {
+                "unauthorized"
+            } else {
+                "error"
+            };
+            tracing::info!(request_id = %id, status = e.status.as_u16(), "{}", e.message);
+            (e.into_response(), decision, String::from("[]"))
+        }
+    };
+    let status = resp.status().as_u16();
+    state.metrics.request(decision);
+    state.metrics.response(status, seconds);
+    if let Some(log) = state
+        .audit
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+    {
+        log.record(Record {
+            ts_ms: now_ms(),
+            request_id: id,
+            client,
+            model,
+            policy: state.cfg.policy_name.clone(),
+            decision: decision.to_string(),
+            status,
+            latency_ms: seconds * 1000.0,
+            events,
+        });
+    }
+    resp
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    id: &str,
+    model_out: &mut String,
+    client_out: &mut String,
+) -> Result<(Response, &'static str, String), ApiError> {
+    *client_out = authorize(state, headers)?;
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!(
+                "request body exceeds {} bytes",
+                state.cfg.limits.max_body_bytes
+            ))
+        } else {
+            ApiError::bad_request(r.body_text())
+        }
+    })?;
+    let chat: wire::ChatRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+    *model_out = chat.model.clone();
+    let policy = ImagePolicy {
+        limits: &state.cfg.limits,
+        hosts: &state.cfg.image_hosts,
+        client: &state.client,
+    };
+    let req = to_request(&chat, &policy).await?;
+    let target = stack_for(state, &chat.model)?;
+    let resp = target.call(req).await.map_err(|e| {
+        state.metrics.upstream_error(e.kind.as_str());
+        ApiError::from_target(&e)
+    })?;
+    for e in &resp.events {
+        state.metrics.event(&e.layer, &e.decision);
+    }
+    let decision = overall(&resp.finish_reason, &resp.events);
+    let events = serde_json::to_string(&resp.events).unwrap_or_else(|_| "[]".into());
+    let created = now_ms() / 1000;
+    let mut out = if chat.stream {
+        stream(
+            id,
+            created,
+            &chat.model,
+            &resp,
+            chat.stream_options
+                .as_ref()
+                .is_some_and(|o| o.include_usage),
+        )
+    } else {
+        axum::Json(wire::completion(id, created, &chat.model, &resp)).into_response()
+    };
+    out.headers_mut()
+        .insert("x-mmsafe-decision", HeaderValue::from_static(decision));
+    Ok((out, decision, events))
+}
+
+/// SSE stream of an answer that has already passed every output check.
+///
+/// Buffer-then-check: the upstream answer is complete before the first chunk
+/// is sent, so output layers see the whole text and a blocked answer never
+/// reaches the client even partially. The cost is time to first token equal
+/// to the full generation time.
+fn stream(id: &str, created: u64, model: &str, r: &mmsafe_core::Response, usage: bool) -> Response {
+    let mut events: Vec<Result<Event, Infallible>> = Vec::new();
+    let ev = |v: serde_json::Value| Ok(Event::default().data(v.to_string()));
+    events.push(ev(wire::chunk(
+        id,
+        created,
+        model,
+        serde_json::json!({"role": "assistant", "content": ""}),
+        None,
+    )));
+    for p in wire::pieces(&r.text, 24) {
+        events.push(ev(wire::chunk(
+            id,
+            created,
+            model,
+            serde_json::json!({"content": p}),
+            None,
+        )));
+    }
+    events.push(ev(wire::chunk(
+        id,
+        created,
+        model,
+        serde_json::json!({}),
+        Some(wire::finish_reason(&r.finish_reason)),
+    )));
+    if usage {
+        events.push(ev(wire::usage_chunk(id, created, model, &r.usage)));
+    }
+    events.push(Ok(Event::default().data("[DONE]")));
+    Sse::new(futures::stream::iter(events)).into_response()
+}
+
+async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = authorize(&state, &headers) {
+        return e.into_response();
+    }
+    let url = format!("{}/models", state.cfg.upstream_url.trim_end_matches('/'));
+    let mut req = state.client.get(&url);
+    if let Some(k) = &state.cfg.upstream_key {
+        req = req.bearer_auth(&k.0);
+    }
+    let upstream = async {
+        let r = req.send().await.map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            return Err(format!("HTTP {}", r.status()));
+        }
+        r.json::<serde_json::Value>()
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    match upstream {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => {
+            // Fall back to the models this proxy has served so far.
+            tracing::warn!("listing upstream models at {url}: {e}");
+            let seen: Vec<String> = state
+                .stacks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .keys()
+                .cloned()
+                .collect();
+            axum::Json(wire::ModelList {
+                object: "list",
+                data: seen
+                    .into_iter()
+                    .map(|id| wire::ModelEntry {
+                        id,
+                        object: "model",
+                        created: 0,
+                        owned_by: "upstream".into(),
+                    })
+                    .collect(),
+            })
+            .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

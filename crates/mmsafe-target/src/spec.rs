@@ -1,0 +1,220 @@
+//! Target specs for HTTP endpoints: `openai-compatible:<base-url>#<model>`,
+//! `openai:<model>`, `ollama:<model>`, `vllm:<model>`, `lmstudio:<model>`.
+
+use mmsafe_core::{TargetError, TargetErrorKind};
+
+use crate::TargetOptions;
+
+/// Schemes served by [`crate::OpenAiCompatible`].
+pub const HTTP_SCHEMES: &[&str] = &["openai-compatible", "openai", "ollama", "vllm", "lmstudio"];
+
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+pub const OPENAI_KEY_ENV: &str = "OPENAI_API_KEY";
+pub const OLLAMA_BASE_URL: &str = "http://127.0.0.1:11434/v1";
+pub const VLLM_BASE_URL: &str = "http://127.0.0.1:8000/v1";
+pub const LMSTUDIO_BASE_URL: &str = "http://127.0.0.1:1234/v1";
+
+/// Where an HTTP target lives and how it authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSpec {
+    /// Base URL without trailing slash, e.g. `http://127.0.0.1:8000/v1`.
+    pub base_url: String,
+    pub model: String,
+    /// Env var the key is read from, when the target uses a key.
+    pub key_env: Option<String>,
+    /// The spec with any URL credentials and query removed (safe to store and print).
+    pub display_spec: String,
+}
+
+fn config_err(msg: String) -> TargetError {
+    TargetError::new(TargetErrorKind::Config, msg)
+}
+
+/// Parse one of the [`HTTP_SCHEMES`] specs. Does not read the key.
+pub fn parse_http_spec(spec: &str, opts: &TargetOptions) -> Result<HttpSpec, TargetError> {
+    let (scheme, rest) = spec.split_once(':').ok_or_else(|| {
+        config_err(format!(
+            "target spec `{spec}` has no scheme; expected e.g. `openai:<model>`"
+        ))
+    })?;
+    let user_env = opts.api_key_env.clone().filter(|e| !e.is_empty());
+    let fixed = |base: &str, default_env: Option<&str>| -> Result<HttpSpec, TargetError> {
+        let model = rest.trim();
+        if model.is_empty() {
+            return Err(config_err(format!(
+                "target spec `{spec}` names no model; expected `{scheme}:<model>`"
+            )));
+        }
+        Ok(HttpSpec {
+            base_url: base.to_string(),
+            model: model.to_string(),
+            key_env: user_env.clone().or(default_env.map(str::to_string)),
+            display_spec: spec.to_string(),
+        })
+    };
+    match scheme {
+        "openai" => fixed(OPENAI_BASE_URL, Some(OPENAI_KEY_ENV)),
+        "ollama" => fixed(OLLAMA_BASE_URL, None),
+        "vllm" => fixed(VLLM_BASE_URL, None),
+        "lmstudio" => fixed(LMSTUDIO_BASE_URL, None),
+        "openai-compatible" => {
+            // The model may itself contain `#`-free text only; the URL may not contain `#`.
+            let (url, model) = rest.split_once('#').ok_or_else(|| {
+                config_err(format!(
+                    "target spec `{}` has no `#<model>`; expected `openai-compatible:<base-url>#<model>`",
+                    redact(spec)
+                ))
+            })?;
+            let model = model.trim();
+            if model.is_empty() {
+                return Err(config_err(format!(
+                    "target spec `{}` names no model after `#`",
+                    redact(spec)
+                )));
+            }
+            let parsed = reqwest::Url::parse(url.trim()).map_err(|e| {
+                config_err(format!(
+                    "target spec `{}`: base URL `{}` is not a URL: {e}",
+                    redact(spec),
+                    redact_url(url.trim())
+                ))
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(config_err(format!(
+                    "target spec `{}`: base URL must be http or https, got `{}`",
+                    redact(spec),
+                    parsed.scheme()
+                )));
+            }
+            Ok(HttpSpec {
+                base_url: url.trim().trim_end_matches('/').to_string(),
+                model: model.to_string(),
+                key_env: user_env,
+                display_spec: format!(
+                    "openai-compatible:{}#{model}",
+                    redact_url(url.trim().trim_end_matches('/'))
+                ),
+            })
+        }
+        other => Err(config_err(format!(
+            "`{other}` is not an HTTP target scheme; expected one of: {}",
+            HTTP_SCHEMES.join(", ")
+        ))),
+    }
+}
+
+/// Read the key named by `env`. A set-but-empty variable counts as missing.
+pub fn read_key(env: &str, spec: &str) -> Result<String, TargetError> {
+    match std::env::var(env) {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+        _ => Err(config_err(format!(
+            "target `{spec}` needs an API key: set the environment variable {env} (or name another one with --api-key-env)"
+        ))),
+    }
+}
+
+fn redact(spec: &str) -> String {
+    match spec.split_once(':') {
+        Some((scheme, rest)) => {
+            let (url, model) = match rest.split_once('#') {
+                Some((u, m)) => (u, Some(m)),
+                None => (rest, None),
+            };
+            let mut out = format!("{scheme}:{}", redact_url(url));
+            if let Some(m) = model {
+                out.push('#');
+                out.push_str(m);
+            }
+            out
+        }
+        None => spec.to_string(),
+    }
+}
+
+/// Drop userinfo passwords and query strings (where keys like `?api-key=` live).
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            if u.query().is_some() {
+                u.set_query(Some("***"));
+            }
+            let s = u.to_string();
+            // `Url` adds a trailing `/` to bare hosts; keep the user's form otherwise.
+            if !url.ends_with('/') {
+                s.trim_end_matches('/').to_string()
+            } else {
+                s
+            }
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_scheme() {
+        let o = TargetOptions::default();
+        let s = parse_http_spec("openai-compatible:http://127.0.0.1:8000/v1/#llava", &o).unwrap();
+        assert_eq!(s.base_url, "http://127.0.0.1:8000/v1");
+        assert_eq!(s.model, "llava");
+        assert_eq!(s.key_env, None);
+        assert_eq!(
+            s.display_spec,
+            "openai-compatible:http://127.0.0.1:8000/v1#llava"
+        );
+        let s = parse_http_spec("openai:gpt-4o", &o).unwrap();
+        assert_eq!(s.base_url, OPENAI_BASE_URL);
+        assert_eq!(s.key_env.as_deref(), Some(OPENAI_KEY_ENV));
+        let s = parse_http_spec("ollama:llava:7b", &o).unwrap();
+        assert_eq!(s.model, "llava:7b");
+        assert_eq!(s.base_url, OLLAMA_BASE_URL);
+        let o = TargetOptions {
+            api_key_env: Some("MY_KEY".into()),
+            ..TargetOptions::default()
+        };
+        assert_eq!(
+            parse_http_spec("openai:gpt-4o", &o)
+                .unwrap()
+                .key_env
+                .as_deref(),
+            Some("MY_KEY")
+        );
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_wrong() {
+        let o = TargetOptions::default();
+        let e = parse_http_spec("openai-compatible:http://x/v1", &o).unwrap_err();
+        assert!(e.message.contains("#<model>"), "{}", e.message);
+        let e = parse_http_spec("openai-compatible:ftp://x/v1#m", &o).unwrap_err();
+        assert!(e.message.contains("http or https"), "{}", e.message);
+        let e = parse_http_spec("openai:", &o).unwrap_err();
+        assert!(e.message.contains("no model"), "{}", e.message);
+        assert_eq!(e.kind, TargetErrorKind::Config);
+    }
+
+    #[test]
+    fn credentials_never_reach_the_display_spec() {
+        let o = TargetOptions::default();
+        let s = parse_http_spec(
+            "openai-compatible:https://user:secret@h.example/v1?api-key=secret#m",
+            &o,
+        )
+        .unwrap();
+        assert!(!s.display_spec.contains("secret"), "{}", s.display_spec);
+        assert!(s.base_url.contains("secret"));
+    }
+
+    #[test]
+    fn missing_key_names_the_variable() {
+        let e = read_key("MMSAFE_TEST_SURELY_UNSET_KEY", "openai:gpt-4o").unwrap_err();
+        assert_eq!(e.kind, TargetErrorKind::Config);
+        assert!(e.message.contains("MMSAFE_TEST_SURELY_UNSET_KEY"));
+    }
+}
