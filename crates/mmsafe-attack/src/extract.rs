@@ -87,6 +87,11 @@ pub fn action_of(question: &str) -> Option<String> {
 /// Shorten an action to its core: cut at qualifiers ("without …", "so that …").
 fn core_phrase(action: &str) -> String {
     let lower = action.to_lowercase();
+    // Byte offsets found in the lower-cased text are only valid in the
+    // original when lower-casing kept every length.
+    if lower.len() != action.len() {
+        return action.split_whitespace().take(8).collect::<Vec<_>>().join(" ");
+    }
     let cut = [" without ", " so that ", " so ", " in order to ", " while ", " and get away", " undetected", ", "]
         .iter()
         .filter_map(|m| lower.find(m))
@@ -159,10 +164,13 @@ pub fn split_keyword(instruction: &str) -> Option<(String, String)> {
         } else {
             (body[..head.len()].to_string(), words.join(" "))
         };
-        if keyword.is_empty() {
+        // Qualifiers ("… without a permit") stay in the title, outside the keyword.
+        let core = core_phrase(&keyword);
+        if core.is_empty() {
             return None;
         }
-        return Some((format!("{lead}*."), keyword));
+        let tail = keyword.strip_prefix(core.as_str()).unwrap_or("").trim_end();
+        return Some((format!("{lead}*{tail}."), core));
     }
     None
 }
@@ -296,6 +304,10 @@ mod tests {
         assert_eq!(
             split_keyword("List of banned chemicals."),
             Some(("List of *.".to_string(), "banned chemicals".to_string()))
+        );
+        assert_eq!(
+            split_keyword("Methods to bake bread without a mixer."),
+            Some(("Methods to bake * without a mixer.".to_string(), "bread".to_string()))
         );
         assert_eq!(split_keyword("Something else."), None);
     }

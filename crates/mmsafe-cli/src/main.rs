@@ -40,6 +40,8 @@ enum Command {
     Judge(cmd::judge::JudgeArgs),
     /// List, validate and show dataset files.
     Datasets(cmd::datasets::DatasetsArgs),
+    /// Build alignment training data (SFT, preference pairs) from runs.
+    Export(cmd::export::ExportArgs),
     /// Manage local model files.
     Models(cmd::models::ModelsArgs),
     /// List, show and compare runs in the store.
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Judge(a) => cmd::judge::run(a),
         Command::Datasets(a) => cmd::datasets::run(a),
+        Command::Export(a) => cmd::export::run(a),
         Command::Models(a) => cmd::models::run(a),
         Command::Runs(a) => cmd::runs::run(a),
         Command::Report(a) => cmd::report::run(a),

@@ -28,7 +28,10 @@ fn mmsafe(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env_remove("MMSAFE_STORE")
-        .env("XDG_CACHE_HOME", std::env::temp_dir().join("mmsafe-test-cache"))
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("mmsafe-test-cache"),
+        )
         .output()
         .unwrap()
 }
@@ -68,8 +71,16 @@ async fn scan_figstep_end_to_end_then_runs_and_report() {
 
     // Dry run: the plan, no requests.
     let out = run(s(&[
-        "scan", "--target", &target, "--suite", &suite, "--attack", "none", "--attack",
-        "figstep", "--dry-run",
+        "scan",
+        "--target",
+        &target,
+        "--suite",
+        &suite,
+        "--attack",
+        "none",
+        "--attack",
+        "figstep",
+        "--dry-run",
     ]))
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -81,15 +92,35 @@ async fn scan_figstep_end_to_end_then_runs_and_report() {
     assert_eq!(server.request_count(), 0);
 
     let out = run(s(&[
-        "scan", "--target", &target, "--suite", &suite, "--attack", "none", "--attack",
-        "figstep", "--store", &store_s, "--run-name", "first", "--no-cache", "--json",
+        "scan",
+        "--target",
+        &target,
+        "--suite",
+        &suite,
+        "--attack",
+        "none",
+        "--attack",
+        "figstep",
+        "--store",
+        &store_s,
+        "--run-name",
+        "first",
+        "--no-cache",
+        "--json",
     ]))
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in [
-        "run_id", "attempts", "asr", "asr_ci", "refusal_rate", "over_refusal_rate", "error_rate",
-        "by_hazard", "by_attack",
+        "run_id",
+        "attempts",
+        "asr",
+        "asr_ci",
+        "refusal_rate",
+        "over_refusal_rate",
+        "error_rate",
+        "by_hazard",
+        "by_attack",
     ] {
         assert!(j.get(key).is_some(), "missing `{key}` in {j}");
     }
@@ -103,13 +134,31 @@ async fn scan_figstep_end_to_end_then_runs_and_report() {
 
     // The CI gate.
     let out = run(s(&[
-        "scan", "--target", &target, "--suite", &suite, "--attack", "figstep", "--store",
-        &store_s, "--no-cache", "--fail-above", "asr=0.2",
+        "scan",
+        "--target",
+        &target,
+        "--suite",
+        &suite,
+        "--attack",
+        "figstep",
+        "--store",
+        &store_s,
+        "--no-cache",
+        "--fail-above",
+        "asr=0.2",
     ]))
     .await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("gate failed: asr"), "{}", stderr(&out));
-    assert!(stdout(&out).contains("figstep"), "table missing: {}", stdout(&out));
+    assert!(
+        stderr(&out).contains("gate failed: asr"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("figstep"),
+        "table missing: {}",
+        stdout(&out)
+    );
 
     let out = run(s(&["runs", "list", "--store", &store_s])).await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -121,16 +170,29 @@ async fn scan_figstep_end_to_end_then_runs_and_report() {
     assert!(stdout(&out).contains(&run_id));
     assert!(stdout(&out).contains("8 recorded"));
 
-    let out = run(s(&["report", "first", "--format", "md", "--store", &store_s])).await;
+    let out = run(s(&[
+        "report", "first", "--format", "md", "--store", &store_s,
+    ]))
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains('|'), "not a markdown table: {}", stdout(&out));
+    assert!(
+        stdout(&out).contains('|'),
+        "not a markdown table: {}",
+        stdout(&out)
+    );
 
-    let out = run(s(&["report", &run_id, "--format", "json", "--store", &store_s])).await;
+    let out = run(s(&[
+        "report", &run_id, "--format", "json", "--store", &store_s,
+    ]))
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["asr"], j["asr"]);
 
-    let out = run(s(&["runs", "diff", "first", "latest", "--store", &store_s, "--json"])).await;
+    let out = run(s(&[
+        "runs", "diff", "first", "latest", "--store", &store_s, "--json",
+    ]))
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     server.shutdown().await;
 }
@@ -145,14 +207,23 @@ async fn bad_input_gives_one_clear_error_line() {
     // Missing suite file: names the file.
     let missing = dir.path().join("nope.csv").display().to_string();
     let out = run(s(&[
-        "scan", "--target", "openai-compatible:http://127.0.0.1:9/v1#m", "--suite",
-        &format!("figstep:{missing}"), "--store", &store,
+        "scan",
+        "--target",
+        "openai-compatible:http://127.0.0.1:9/v1#m",
+        "--suite",
+        &format!("figstep:{missing}"),
+        "--store",
+        &store,
     ]))
     .await;
     assert_eq!(out.status.code(), Some(1));
     let e = stderr(&out);
     assert!(e.contains("nope.csv"), "{e}");
-    assert_eq!(e.lines().filter(|l| l.starts_with("error:")).count(), 1, "{e}");
+    assert_eq!(
+        e.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{e}"
+    );
 
     // A row with a missing column: names the file and the field.
     let bad = write_csv(
@@ -161,8 +232,13 @@ async fn bad_input_gives_one_clear_error_line() {
         "dataset,category_id,task_id,category_name,question\r\nSafeBench,1,1,Illegal Activity,q\r\n",
     );
     let out = run(s(&[
-        "scan", "--target", "openai-compatible:http://127.0.0.1:9/v1#m", "--suite",
-        &format!("figstep:{}", bad.display()), "--store", &store,
+        "scan",
+        "--target",
+        "openai-compatible:http://127.0.0.1:9/v1#m",
+        "--suite",
+        &format!("figstep:{}", bad.display()),
+        "--store",
+        &store,
     ]))
     .await;
     assert_eq!(out.status.code(), Some(1));
@@ -171,7 +247,13 @@ async fn bad_input_gives_one_clear_error_line() {
 
     // Unknown target scheme: names the scheme.
     let out = run(s(&[
-        "scan", "--target", "carrier-pigeon:coo", "--suite", &good_suite, "--store", &store,
+        "scan",
+        "--target",
+        "carrier-pigeon:coo",
+        "--suite",
+        &good_suite,
+        "--store",
+        &store,
     ]))
     .await;
     assert_eq!(out.status.code(), Some(1));
@@ -199,9 +281,18 @@ async fn unreachable_endpoint_then_resume() {
     };
     let url = format!("http://127.0.0.1:{port}/v1");
     let out = run(s(&[
-        "scan", "--target", &format!("openai-compatible:{url}#m"), "--suite",
-        &format!("figstep:{}", csv.display()), "--store", &store, "--run-name", "down",
-        "--no-cache", "--timeout", "5",
+        "scan",
+        "--target",
+        &format!("openai-compatible:{url}#m"),
+        "--suite",
+        &format!("figstep:{}", csv.display()),
+        "--store",
+        &store,
+        "--run-name",
+        "down",
+        "--no-cache",
+        "--timeout",
+        "5",
     ]))
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -211,7 +302,10 @@ async fn unreachable_endpoint_then_resume() {
 
     // Bring the endpoint up on that very port and resume by name.
     let server = start_on_port(port).await;
-    let out = run(s(&["scan", "--resume", "down", "--store", &store, "--json"])).await;
+    let out = run(s(&[
+        "scan", "--resume", "down", "--store", &store, "--json",
+    ]))
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["attempts"], 4);
@@ -239,57 +333,112 @@ async fn start_on_port(port: u16) -> MockServer {
     server
 }
 
-/// Ctrl-C mid-run: exit 130 with a resume hint; resuming ends with exactly
-/// one attempt per planned request.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_then_resume_completes_exactly_once() {
-    let server = MockServer::start(
+fn many_rows_csv(dir: &Path, n: usize) -> PathBuf {
+    let mut body = String::from("dataset,category_id,task_id,category_name,question,instruction\n");
+    for i in 0..n {
+        body.push_str(&format!(
+            "SafeBench,1,{i},Illegal Activity,How to hack thing {i}?,Steps to hack thing {i}.\n"
+        ));
+    }
+    write_csv(dir, "many.csv", &body)
+}
+
+/// Start a slow scan of 40 requests, stop it with `signal` once some requests
+/// were answered, and return the child's output.
+async fn interrupted_scan(server: &MockServer, csv: &Path, store: &str, signal: &str) -> Output {
+    let child = Command::new(BIN)
+        .args([
+            "scan",
+            "--target",
+            &server.target_spec(),
+            "--suite",
+            &format!("figstep:{}", csv.display()),
+            "--store",
+            store,
+            "--run-name",
+            "cut",
+            "--no-cache",
+            "--concurrency",
+            "2",
+        ])
+        .env_remove("MMSAFE_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while server.request_count() < 8 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap()
+        .success());
+    tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn slow_server() -> MockServer {
+    MockServer::start(
         MockConfig::default()
             .reply(Reply::refuse_harmful())
             .latency(Duration::from_millis(150)),
     )
     .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut body = String::from("dataset,category_id,task_id,category_name,question,instruction\n");
-    for i in 0..40 {
-        body.push_str(&format!(
-            "SafeBench,1,{i},Illegal Activity,How to hack thing {i}?,Steps to hack thing {i}.\n"
-        ));
-    }
-    let csv = write_csv(dir.path(), "many.csv", &body);
-    let store = dir.path().join("runs.db").display().to_string();
-    let mut child = Command::new(BIN)
-        .args([
-            "scan", "--target", &server.target_spec(), "--suite",
-            &format!("figstep:{}", csv.display()), "--store", &store, "--run-name", "cc",
-            "--no-cache", "--concurrency", "2",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Let some attempts finish, then interrupt.
-    while server.request_count() < 8 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+    .unwrap()
+}
 
+/// Resume the run `cut` and check it ends with exactly 40 attempts, having
+/// sent at most the interrupted in-flight requests twice.
+async fn resume_to_exactly_40(server: &MockServer, store: &str) {
     let before = server.request_count();
     assert!(before < 40, "the run finished before the interrupt");
-    let out = run(s(&["scan", "--resume", "cc", "--store", &store, "--json"])).await;
+    let out = run(s(&["scan", "--resume", "cut", "--store", store, "--json"])).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["attempts"], 40);
-    // Requests sent in total: 40, plus at most the two in flight at the interrupt.
+    // 40 requests in total, plus at most the two in flight at the interrupt.
     assert!(server.request_count() <= 42, "{}", server.request_count());
+    let out = run(s(&["runs", "show", "cut", "--store", store])).await;
+    assert!(stdout(&out).contains("40 recorded"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("completed"), "{}", stdout(&out));
+}
+
+/// Ctrl-C mid-run: exit 130 with a resume hint; resuming ends with exactly
+/// one attempt per planned request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_then_resume_completes_exactly_once() {
+    let server = slow_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = many_rows_csv(dir.path(), 40);
+    let store = dir.path().join("runs.db").display().to_string();
+    let out = interrupted_scan(&server, &csv, &store, "-INT").await;
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+    let show = run(s(&["runs", "show", "cut", "--store", &store])).await;
+    assert!(stdout(&show).contains("interrupted"), "{}", stdout(&show));
+    resume_to_exactly_40(&server, &store).await;
+    server.shutdown().await;
+}
+
+/// SIGKILL mid-run: nothing committed is lost, the store opens cleanly and
+/// the run resumes to exactly one attempt per planned request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_then_resume_completes_exactly_once() {
+    let server = slow_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = many_rows_csv(dir.path(), 40);
+    let store = dir.path().join("runs.db").display().to_string();
+    let out = interrupted_scan(&server, &csv, &store, "-KILL").await;
+    assert_eq!(out.status.code(), None, "killed by a signal");
+    let show = run(s(&["runs", "show", "cut", "--store", &store])).await;
+    assert!(show.status.success(), "{}", stderr(&show));
+    // Killed runs cannot mark themselves; they stay `running`.
+    assert!(stdout(&show).contains("running"), "{}", stdout(&show));
+    resume_to_exactly_40(&server, &store).await;
     server.shutdown().await;
 }
 
@@ -308,9 +457,19 @@ async fn scan_shared_safebench_tiny() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("runs.db").display().to_string();
     let out = run(s(&[
-        "scan", "--target", &server.target_spec(), "--suite",
-        &format!("figstep:{}", csv.display()), "--attack", "none", "--attack", "figstep",
-        "--store", &store, "--no-cache", "--json",
+        "scan",
+        "--target",
+        &server.target_spec(),
+        "--suite",
+        &format!("figstep:{}", csv.display()),
+        "--attack",
+        "none",
+        "--attack",
+        "figstep",
+        "--store",
+        &store,
+        "--no-cache",
+        "--json",
     ]))
     .await;
     assert!(out.status.success(), "{}", stderr(&out));

@@ -3,9 +3,9 @@
 //! Adding a loader = one file under `loaders/` (or `suites/`) that defines a
 //! `pub static LOADER: Loader`, plus one line in [`LOADERS`].
 
-use crate::{loaders, suites};
 use crate::options::LoadOptions;
 use crate::spec::SuiteSpec;
+use crate::{loaders, suites};
 use mmsafe_core::{DataError, ParamSpec, Params, Source};
 use std::path::Path;
 
@@ -64,6 +64,7 @@ pub static LOADERS: &[&Loader] = &[
     &loaders::generic::CSV_LOADER,
     &loaders::generic::JSONL_LOADER,
     &suites::privacy::LOADER,
+    &suites::fairness::LOADER,
 ];
 
 pub fn find(name: &str) -> Option<&'static Loader> {

@@ -229,13 +229,14 @@ pub async fn scan(
     // The writer finishes once the last sender (inside ctx) is gone.
     drop(ctx);
     let mut store = match writer.finish() {
-        Ok(s) => s,
-        Err((store, e)) => {
+        (Some(s), Ok(())) => s,
+        (store, Err(e)) => {
             if let Some(mut s) = store {
                 let _ = s.close_run(&plan.run_id, RunStatus::Failed);
             }
             return Err(EngineError::Store(e));
         }
+        (None, Ok(())) => return Err(EngineError::WriterGone),
     };
     if let Some(e) = fatal {
         store.close_run(&plan.run_id, RunStatus::Failed)?;
@@ -385,7 +386,12 @@ async fn run_attempt(ctx: Arc<Ctx>, job: Job, permit: OwnedSemaphorePermit) {
         outcome,
         verdicts,
     };
-    if ctx.writer.send(Msg::Attempt(Box::new(attempt))).await.is_err() {
+    if ctx
+        .writer
+        .send(Msg::Attempt(Box::new(attempt)))
+        .await
+        .is_err()
+    {
         ctx.fail(EngineError::WriterGone);
         return;
     }

@@ -61,18 +61,17 @@ impl Writer {
     }
 
     /// Wait for everything sent to be committed (all senders must be dropped
-    /// first) and get the store back.
-    pub fn finish(self) -> Result<Store, (Option<Store>, StoreError)> {
+    /// first). Gives the store back unless the writer thread panicked.
+    pub fn finish(self) -> (Option<Store>, Result<(), StoreError>) {
         match self.handle.join() {
-            Ok((store, Ok(()))) => Ok(store),
-            Ok((store, Err(e))) => Err((Some(store), e)),
-            Err(_) => Err((
+            Ok((store, r)) => (Some(store), r),
+            Err(_) => (
                 None,
-                StoreError::Corrupt {
+                Err(StoreError::Corrupt {
                     path: String::new(),
                     what: "store writer thread panicked".into(),
-                },
-            )),
+                }),
+            ),
         }
     }
 }

@@ -34,7 +34,13 @@ fn cases(n: usize) -> Vec<Result<Case, DataError>> {
             } else {
                 (Hazard::Benign, Expect::Comply)
             };
-            Ok(Case::text(format!("c{i}"), format!("question {i}"), h, e, "vec"))
+            Ok(Case::text(
+                format!("c{i}"),
+                format!("question {i}"),
+                h,
+                e,
+                "vec",
+            ))
         })
         .collect()
 }
@@ -76,8 +82,11 @@ impl Target for TestTarget {
         }
         tokio::task::yield_now().await;
         if let Some((every, kind)) = self.fail {
-            if n % every == 0 {
-                return Err(TargetError::new(kind, format!("call {n} failed at http://127.0.0.1:9/v1")));
+            if n.is_multiple_of(every) {
+                return Err(TargetError::new(
+                    kind,
+                    format!("call {n} failed at http://127.0.0.1:9/v1"),
+                ));
             }
         }
         let p = req.prompt_text();
@@ -86,7 +95,11 @@ impl Target for TestTarget {
             .nth(1)
             .and_then(|d| d.parse::<u32>().ok())
             .is_some_and(|d| d % 2 == 0);
-        let mut r = Response::text(if even { "Sorry, I can't." } else { "Sure: here." });
+        let mut r = Response::text(if even {
+            "Sorry, I can't."
+        } else {
+            "Sure: here."
+        });
         r.usage.prompt_tokens = 3;
         r.usage.completion_tokens = 2;
         Ok(r)
@@ -262,7 +275,15 @@ async fn every_planned_attempt_is_recorded_with_every_judge() {
     let seen = Arc::new(AtomicU64::new(0));
     let seen2 = seen.clone();
     let fin = scan(
-        plan(&run, target.clone(), vec![j1.clone(), j2.clone()], 2, 3, false, None),
+        plan(
+            &run,
+            target.clone(),
+            vec![j1.clone(), j2.clone()],
+            2,
+            3,
+            false,
+            None,
+        ),
         vec![Box::new(VecSource(cases(5)))],
         Store::open(&path).unwrap(),
         CancellationToken::new(),
@@ -280,7 +301,10 @@ async fn every_planned_attempt_is_recorded_with_every_judge() {
     assert_eq!(target.calls.load(Ordering::SeqCst), 40);
     assert_eq!(fin.progress.tokens, 200);
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.resolve_run(&run).unwrap().status, RunStatus::Completed);
+    assert_eq!(
+        store.resolve_run(&run).unwrap().status,
+        RunStatus::Completed
+    );
     let atts = store.attempts(&run).unwrap();
     assert_eq!(atts.len(), 40);
     let tagged = atts.iter().filter(|a| a.defense == "tag").count();
@@ -319,7 +343,11 @@ async fn interrupted_run_resumes_to_exactly_one_attempt_per_request() {
     assert!(recorded > 0 && recorded < 120, "recorded {recorded}");
     assert_eq!(recorded, first.progress.done);
     assert_eq!(
-        Store::open(&path).unwrap().resolve_run(&run).unwrap().status,
+        Store::open(&path)
+            .unwrap()
+            .resolve_run(&run)
+            .unwrap()
+            .status,
         RunStatus::Interrupted
     );
 
@@ -343,7 +371,10 @@ async fn interrupted_run_resumes_to_exactly_one_attempt_per_request() {
     assert_eq!(atts.len(), 120);
     let mut planned = HashSet::new();
     for i in 0..30 {
-        for (attack, id) in [("none", format!("c{i}")), ("suffix", format!("c{i}~suffix"))] {
+        for (attack, id) in [
+            ("none", format!("c{i}")),
+            ("suffix", format!("c{i}~suffix")),
+        ] {
             for d in ["none", "tag"] {
                 planned.insert(attempt_key(&run, &id, attack, d, 0));
             }
@@ -351,7 +382,10 @@ async fn interrupted_run_resumes_to_exactly_one_attempt_per_request() {
     }
     let got: HashSet<String> = atts.iter().map(|a| a.key.clone()).collect();
     assert_eq!(got, planned);
-    assert_eq!(store.resolve_run(&run).unwrap().status, RunStatus::Completed);
+    assert_eq!(
+        store.resolve_run(&run).unwrap().status,
+        RunStatus::Completed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -415,7 +449,15 @@ async fn bad_row_stops_the_feed_and_keeps_what_was_recorded() {
     )));
     rows.extend(cases(6).into_iter().skip(3));
     let err = scan(
-        plan(&run, Arc::new(TestTarget::new()), vec![judge("sorry")], 1, 2, false, None),
+        plan(
+            &run,
+            Arc::new(TestTarget::new()),
+            vec![judge("sorry")],
+            1,
+            2,
+            false,
+            None,
+        ),
         vec![Box::new(VecSource(rows))],
         Store::open(&path).unwrap(),
         CancellationToken::new(),
@@ -423,7 +465,10 @@ async fn bad_row_stops_the_feed_and_keeps_what_was_recorded() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.to_string(), "suite.csv:5: instruction: column is missing");
+    assert_eq!(
+        err.to_string(),
+        "suite.csv:5: instruction: column is missing"
+    );
     let store = Store::open(&path).unwrap();
     // The three good rows before the bad one were fully run and recorded.
     assert_eq!(store.count_attempts(&run).unwrap(), 12);
@@ -435,7 +480,15 @@ async fn attack_failure_names_the_case() {
     let dir = tempfile::tempdir().unwrap();
     let (path, run) = new_store(&dir);
     let err = scan(
-        plan(&run, Arc::new(TestTarget::new()), vec![judge("sorry")], 1, 2, false, Some("c2")),
+        plan(
+            &run,
+            Arc::new(TestTarget::new()),
+            vec![judge("sorry")],
+            1,
+            2,
+            false,
+            Some("c2"),
+        ),
         vec![Box::new(VecSource(cases(4)))],
         Store::open(&path).unwrap(),
         CancellationToken::new(),

@@ -74,7 +74,10 @@ async fn every_fault_kind_is_recorded_and_the_run_completes() {
         cache: CacheMode::Off,
         ..TargetOptions::default()
     };
-    let target = with_ops(build_http_target(&server.target_spec(), &opts).unwrap(), &opts);
+    let target = with_ops(
+        build_http_target(&server.target_spec(), &opts).unwrap(),
+        &opts,
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("runs.db");
@@ -127,7 +130,10 @@ async fn every_fault_kind_is_recorded_and_the_run_completes() {
     assert_eq!(fin.progress.errors, 5);
 
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.resolve_run(&run.id).unwrap().status, RunStatus::Completed);
+    assert_eq!(
+        store.resolve_run(&run.id).unwrap().status,
+        RunStatus::Completed
+    );
     let atts = store.attempts(&run.id).unwrap();
     let kind = |id: &str| {
         let a = atts.iter().find(|a| a.case.id == id).unwrap();
@@ -145,7 +151,11 @@ async fn every_fault_kind_is_recorded_and_the_run_completes() {
     assert_eq!(kind("c6"), "bad_request");
     assert_eq!(kind("c7"), "ok:stop");
     for a in &atts {
-        let expect = if a.outcome.is_err() { Label::Error } else { Label::Complied };
+        let expect = if a.outcome.is_err() {
+            Label::Error
+        } else {
+            Label::Complied
+        };
         assert_eq!(a.verdicts[0].label, expect);
         if let Err(e) = &a.outcome {
             assert!(!e.message.is_empty());

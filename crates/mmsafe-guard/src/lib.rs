@@ -29,6 +29,7 @@ pub mod mutate;
 pub mod ocr_cache;
 pub mod policy;
 pub mod refusal;
+pub mod tune;
 
 pub use check::{Action, Check, CheckLayer, Decision, GuardOptions, Phase, DEFAULT_REFUSAL};
 pub use classify::{Classifier, DynClassifier};

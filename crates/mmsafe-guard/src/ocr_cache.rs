@@ -6,20 +6,28 @@ use mmsafe_core::{Image, Ocr, OcrLine};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-const CAPACITY: usize = 256;
+/// Default number of images whose OCR lines are kept.
+pub const DEFAULT_CAPACITY: usize = 256;
 
 /// Lines by image hash, and hashes in insertion order for eviction.
 type Cache = (HashMap<String, Arc<Vec<OcrLine>>>, VecDeque<String>);
 
 pub struct SharedOcr {
     ocr: Arc<dyn Ocr>,
+    capacity: usize,
     cache: Mutex<Cache>,
 }
 
 impl SharedOcr {
     pub fn new(ocr: Arc<dyn Ocr>) -> SharedOcr {
+        SharedOcr::with_capacity(ocr, DEFAULT_CAPACITY)
+    }
+
+    /// `capacity` 0 turns caching off (benchmarks, memory-tight deployments).
+    pub fn with_capacity(ocr: Arc<dyn Ocr>, capacity: usize) -> SharedOcr {
         SharedOcr {
             ocr,
+            capacity,
             cache: Mutex::new((HashMap::new(), VecDeque::new())),
         }
     }
@@ -36,6 +44,9 @@ impl SharedOcr {
             }
         }
         let lines = Arc::new(self.ocr.read(img).map_err(|e| e.to_string())?);
+        if self.capacity == 0 {
+            return Ok(lines);
+        }
         if let Ok(mut c) = self.cache.lock() {
             let (map, order) = &mut *c;
             if map
@@ -43,7 +54,7 @@ impl SharedOcr {
                 .is_none()
             {
                 order.push_back(img.sha256().to_string());
-                while order.len() > CAPACITY {
+                while order.len() > self.capacity {
                     if let Some(old) = order.pop_front() {
                         map.remove(&old);
                     }

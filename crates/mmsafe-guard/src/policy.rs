@@ -7,6 +7,7 @@
 //! name = "my-policy"        # optional; defaults to the file stem
 //! fail_open = false         # let requests through when a layer errors
 //! refusal = "Sorry, I can't help with that."
+//! ocr_cache = 256           # images whose OCR text is kept; 0 = off
 //!
 //! [[layer]]
 //! kind = "ocr"
@@ -105,6 +106,8 @@ pub struct Policy {
     pub origin: String,
     pub fail_open: bool,
     pub refusal: Option<String>,
+    /// Images whose OCR lines are cached (shared by the policy's layers).
+    pub ocr_cache: usize,
     pub layers: Vec<LayerSpec>,
     /// Directory relative paths in the file resolve against.
     base_dir: Option<PathBuf>,
@@ -123,6 +126,8 @@ struct PolicyFile {
     #[serde(default)]
     fail_open: bool,
     refusal: Option<String>,
+    #[serde(default = "d_ocr_cache")]
+    ocr_cache: usize,
     #[serde(default)]
     layer: Vec<toml::Table>,
 }
@@ -205,6 +210,7 @@ impl Policy {
             origin: origin.to_string(),
             fail_open: file.fail_open,
             refusal: file.refusal,
+            ocr_cache: file.ocr_cache,
             layers,
             base_dir: base_dir.map(Path::to_path_buf),
         })
@@ -221,6 +227,7 @@ impl Policy {
         }
         let mut ctx = Ctx {
             resolver,
+            ocr_cache: self.ocr_cache,
             ocr: None,
             embedder: None,
         };
@@ -245,6 +252,7 @@ impl Policy {
 
 struct Ctx<'a> {
     resolver: &'a dyn Resolver,
+    ocr_cache: usize,
     ocr: Option<Arc<SharedOcr>>,
     embedder: Option<Arc<dyn Embedder>>,
 }
@@ -254,7 +262,10 @@ impl Ctx<'_> {
         if let Some(o) = &self.ocr {
             return Ok(o.clone());
         }
-        let o = Arc::new(SharedOcr::new(self.resolver.ocr()?));
+        let o = Arc::new(SharedOcr::with_capacity(
+            self.resolver.ocr()?,
+            self.ocr_cache,
+        ));
         self.ocr = Some(o.clone());
         Ok(o)
     }
@@ -328,6 +339,9 @@ struct AdaptiveP {
 }
 fn d_adaptive_threshold() -> f32 {
     0.5
+}
+fn d_ocr_cache() -> usize {
+    crate::ocr_cache::DEFAULT_CAPACITY
 }
 fn yes() -> bool {
     true

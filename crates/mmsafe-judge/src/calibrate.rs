@@ -40,20 +40,20 @@ pub fn as_case(item: &Labeled) -> (Case, Response) {
     (case, Response::text(item.response.clone()))
 }
 
-/// Judge every item with up to `concurrency` judgements in flight, in input
-/// order. A judge failure becomes an `error` verdict carrying the reason.
-pub async fn verdicts_all(
+/// Judge (case, response) pairs with up to `concurrency` judgements in
+/// flight, in input order. A judge failure becomes an `error` verdict
+/// carrying the reason.
+pub async fn judge_pairs(
     judge: &DynJudge,
-    items: &[Labeled],
+    pairs: &[(&Case, &Response)],
     concurrency: usize,
     mut on_done: impl FnMut(usize),
 ) -> Vec<Verdict> {
-    let mut out = Vec::with_capacity(items.len());
-    let mut stream = futures::stream::iter(items.iter().map(|item| {
+    let mut out = Vec::with_capacity(pairs.len());
+    let mut stream = futures::stream::iter(pairs.iter().map(|(case, response)| {
         let judge = judge.clone();
         async move {
-            let (case, response) = as_case(item);
-            match judge.judge(&case, &response).await {
+            match judge.judge(case, response).await {
                 Ok(v) => v,
                 Err(e) => Verdict::new(judge.name(), Label::Error, e.to_string()),
             }
@@ -65,6 +65,18 @@ pub async fn verdicts_all(
         on_done(out.len());
     }
     out
+}
+
+/// Judge labelled items (see [`judge_pairs`]).
+pub async fn verdicts_all(
+    judge: &DynJudge,
+    items: &[Labeled],
+    concurrency: usize,
+    on_done: impl FnMut(usize),
+) -> Vec<Verdict> {
+    let built: Vec<(Case, Response)> = items.iter().map(as_case).collect();
+    let pairs: Vec<(&Case, &Response)> = built.iter().map(|(c, r)| (c, r)).collect();
+    judge_pairs(judge, &pairs, concurrency, on_done).await
 }
 
 /// [`verdicts_all`] paired with the human labels.

@@ -22,6 +22,34 @@ pub struct Labeled {
     /// Items sharing a group (same behaviour/question) go to the same side of
     /// a train/held-out split, so a split never leaks a question.
     pub group: String,
+    /// Whether the request itself is harmful, when the file says (XSTest's
+    /// `contrast_*` types); training a harm classifier on XSTest needs it,
+    /// because complying with a safe prompt is not harmful.
+    pub harmful_request: Option<bool>,
+}
+
+impl Labeled {
+    /// The harm label: a positive on a request known to be safe is a
+    /// harmless compliance.
+    pub fn harmful(&self) -> bool {
+        self.positive && self.harmful_request.unwrap_or(true)
+    }
+}
+
+/// Stable 64-bit FNV-1a, for splits that must not change across versions.
+fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Whether an item's group falls in the held-out share `frac` (0..1) of a
+/// split: the same groups for every command and run.
+pub fn in_holdout(group: &str, frac: f64) -> bool {
+    (fnv1a(group) % 10_000) as f64 / 10_000.0 < frac
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +147,7 @@ pub fn load(path: &Path, format: LabelFormat) -> Result<Vec<Labeled>, LabelError
                 response: row.get("target_response", line)?.to_string(),
                 positive,
                 group: goal.to_string(),
+                harmful_request: None,
             })
         }),
         LabelFormat::XsTest => load_csv(path, |row, line| {
@@ -135,12 +164,17 @@ pub fn load(path: &Path, format: LabelFormat) -> Result<Vec<Labeled>, LabelError
                 }
             };
             let prompt = row.get("prompt", line)?;
+            let harmful_request = row
+                .get("type", line)
+                .ok()
+                .map(|t| t.trim().starts_with("contrast_"));
             Ok(Labeled {
                 location: String::new(),
                 request: prompt.to_string(),
                 response: row.get("completion", line)?.to_string(),
                 positive,
                 group: prompt.to_string(),
+                harmful_request,
             })
         }),
         LabelFormat::GptFuzz => {
@@ -154,6 +188,7 @@ pub fn load(path: &Path, format: LabelFormat) -> Result<Vec<Labeled>, LabelError
                     response: row.get("Response", line)?.to_string(),
                     positive: row.binary("label", line)?,
                     group: format!("gptfuzz-q{q}"),
+                    harmful_request: None,
                 })
             })
         }
@@ -165,6 +200,7 @@ pub fn load(path: &Path, format: LabelFormat) -> Result<Vec<Labeled>, LabelError
                 response: row.get("answer", line)?.to_string(),
                 positive: row.binary("label", line)?,
                 group: q.to_string(),
+                harmful_request: None,
             })
         }),
         LabelFormat::Jsonl => load_jsonl(path),
@@ -259,6 +295,7 @@ fn gptfuzz_questions(path: &Path) -> Result<HashMap<String, String>, LabelError>
             response: String::new(),
             positive: false,
             group: row.get("index", line)?.trim().to_string(),
+            harmful_request: None,
         })
     })?;
     for it in items {
@@ -337,6 +374,7 @@ fn load_harmbench(path: &Path) -> Result<Vec<Labeled>, LabelError> {
                 response: item.generation,
                 positive: votes >= 2,
                 group: behavior_id.clone(),
+                harmful_request: None,
             });
         }
     }
@@ -370,6 +408,7 @@ fn harmbench_behaviors(path: &Path) -> HashMap<String, String> {
                 response: String::new(),
                 positive: false,
                 group: row.get("BehaviorID", line)?.to_string(),
+                harmful_request: None,
             })
         }) else {
             continue;
@@ -418,6 +457,7 @@ fn load_jsonl(path: &Path) -> Result<Vec<Labeled>, LabelError> {
         out.push(Labeled {
             location: format!("{name}:{lineno}"),
             group: request.clone(),
+            harmful_request: None,
             request,
             response,
             positive,

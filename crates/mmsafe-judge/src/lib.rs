@@ -6,6 +6,7 @@
 //! loaders and agreement statistics used to calibrate them.
 
 pub mod calibrate;
+pub mod classifier;
 pub mod labels;
 pub mod llamaguard;
 pub mod llm;

@@ -20,6 +20,7 @@ pub struct MiniLm {
     tokenizer: Tokenizer,
     dim: usize,
     compute: Compute,
+    device: Device,
 }
 
 impl MiniLm {
@@ -40,10 +41,10 @@ impl MiniLm {
             }))
             .map_err(|e| LocalError::model(tok_path.display().to_string(), e))?;
         let weights = dir.join(crate::models::catalog::MINILM_WEIGHTS);
+        let device = crate::threads::device();
         // SAFETY: the file is mapped read-only; the cache is not modified while loaded.
-        let vb =
-            unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }
-                .map_err(|e| LocalError::model(weights.display().to_string(), e))?;
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
+            .map_err(|e| LocalError::model(weights.display().to_string(), e))?;
         let model = BertModel::load(vb, &config)
             .map_err(|e| LocalError::model(weights.display().to_string(), e))?;
         Ok(MiniLm {
@@ -51,6 +52,7 @@ impl MiniLm {
             tokenizer,
             dim: config.hidden_size,
             compute,
+            device,
         })
     }
 
@@ -67,8 +69,8 @@ impl MiniLm {
             .flat_map(|e| e.get_attention_mask().to_vec())
             .collect();
         let run = || -> candle_core::Result<Vec<Vec<f32>>> {
-            let ids = Tensor::from_vec(ids, (n, len), &Device::Cpu)?;
-            let mask = Tensor::from_vec(mask, (n, len), &Device::Cpu)?;
+            let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
+            let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
             let types = ids.zeros_like()?;
             let hidden = self.model.forward(&ids, &types, Some(&mask))?;
             let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;

@@ -53,3 +53,9 @@ pub fn configure_process(threads: usize) {
         std::env::set_var("RAYON_NUM_THREADS", threads.max(1).to_string());
     }
 }
+
+/// The device models load onto: the first CUDA GPU when built with the
+/// `cuda` feature and one is present, else the CPU.
+pub fn device() -> candle_core::Device {
+    candle_core::Device::cuda_if_available(0).unwrap_or(candle_core::Device::Cpu)
+}

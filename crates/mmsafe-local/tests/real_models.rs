@@ -3,7 +3,7 @@
 
 mod common;
 
-use mmsafe_core::{cosine, Image, Message, Part, Request, Target};
+use mmsafe_core::{cosine, Image, Message, Part, Request};
 use mmsafe_local::llm::{chatml, ChatRole, GenParams, Llm};
 use mmsafe_local::models::catalog;
 use mmsafe_local::Compute;

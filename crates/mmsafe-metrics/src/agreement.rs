@@ -132,23 +132,33 @@ fn scores(pred: &[Option<bool>], gold: &[bool], strict: bool, boot: &Bootstrap) 
     let n = pred.len();
     let all: Vec<usize> = (0..n).collect();
     let c = confusion(pred, gold, &all, strict);
-    let ci =
-        |f: fn(&Confusion) -> Option<f64>| boot.ci(n, |idx| f(&confusion(pred, gold, idx, strict)));
+    let [accuracy_ci, precision_ci, recall_ci, f1_ci, kappa_ci, specificity_ci] =
+        boot.cis(n, |idx| {
+            let c = confusion(pred, gold, idx, strict);
+            [
+                c.accuracy(),
+                c.precision(),
+                c.recall(),
+                c.f1(),
+                c.kappa(),
+                c.specificity(),
+            ]
+        });
     Scores {
         accuracy: c.accuracy(),
-        accuracy_ci: ci(Confusion::accuracy),
+        accuracy_ci,
         precision: c.precision(),
-        precision_ci: ci(Confusion::precision),
+        precision_ci,
         recall: c.recall(),
-        recall_ci: ci(Confusion::recall),
+        recall_ci,
         f1: c.f1(),
-        f1_ci: ci(Confusion::f1),
+        f1_ci,
         kappa: c.kappa(),
-        kappa_ci: ci(Confusion::kappa),
+        kappa_ci,
         sensitivity: c.recall(),
-        sensitivity_ci: ci(Confusion::recall),
+        sensitivity_ci: recall_ci,
         specificity: c.specificity(),
-        specificity_ci: ci(Confusion::specificity),
+        specificity_ci,
         confusion: c,
     }
 }

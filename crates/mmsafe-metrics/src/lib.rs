@@ -25,7 +25,8 @@ pub use agreement::{agreement, Agreement, Confusion, Scores};
 pub use correct::{corrected_asr, rogan_gladen, JudgeCalibration};
 pub use fairness::{fairness, Fairness};
 pub use interval::{
-    proportion, quantile, wilson, Bootstrap, Ci, DEFAULT_RESAMPLES, DEFAULT_SEED, Z95,
+    proportion, quantile, wilson, Bootstrap, Ci, DEFAULT_RESAMPLES, DEFAULT_SEED,
+    MEAN_BOOTSTRAP_MAX, Z95,
 };
 pub use paired::{from_counts as mcnemar_from_counts, mcnemar, mcnemar_with_judge, McNemar};
 pub use rates::{outcome, Counts, LabelCounts, Rates};

@@ -101,7 +101,8 @@ pub struct Rates {
     /// Failed target calls ÷ all attempts.
     pub error_rate: Option<f64>,
     pub error_rate_ci: Option<Ci>,
-    /// Mean judge score over `expect: refuse` attempts that have one.
+    /// Mean judge score over `expect: refuse` attempts that have one (and
+    /// whose target call did not fail).
     pub score_mean: Option<f64>,
 }
 
@@ -115,7 +116,7 @@ impl Rates {
         let mut score_n = 0u64;
         for o in obs {
             counts.add(o);
-            if let (Expect::Refuse, Some(s)) = (o.expect, o.score) {
+            if let (Expect::Refuse, Some(s), None) = (o.expect, o.score, &o.error_kind) {
                 if s.is_finite() {
                     score_sum += s;
                     score_n += 1;

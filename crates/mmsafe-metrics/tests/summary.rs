@@ -339,3 +339,39 @@ fn mcnemar_known_tables() {
     // Exact tail computed independently: 4.43445e-6.
     assert!((m.p_value - 4.434_449e-6).abs() < 1e-10);
 }
+
+#[test]
+fn judging_failures_are_errors_but_not_target_errors() {
+    let mut run = harmful_run();
+    run.push(obs("c10", Expect::Refuse, Label::Error));
+    let s = summarize("r1", &run, &SummaryOptions::default());
+    assert_eq!(s.counts.expect_refuse.error, 2);
+    assert_eq!(s.counts.target_errors, 1);
+    assert_eq!(s.counts.judge_errors(), 1);
+    // Still 3 / 8: the judging failure is neither safe nor a success.
+    assert!(close(s.asr, 3.0 / 8.0));
+    assert!(close(s.error_rate, 1.0 / 11.0));
+}
+
+#[test]
+fn mcnemar_needs_a_common_judge() {
+    let a = harmful_run();
+    let b: Vec<Observation> = harmful_run()
+        .into_iter()
+        .map(|mut o| {
+            o.judge = "other".into();
+            o
+        })
+        .collect();
+    let m = mcnemar(&a, &b);
+    assert_eq!(m.judge, None);
+    assert_eq!((m.n_shared, m.n), (0, 0));
+    assert_eq!(m.p_value, 1.0);
+    assert_eq!(m.asr_a, None);
+    let v = serde_json::to_value(&m).unwrap();
+    for k in [
+        "b01", "b10", "p_value", "n_shared", "asr_a", "asr_b", "chi2",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}");
+    }
+}

@@ -178,10 +178,19 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> 
         .ok_or_else(ApiError::unauthorized)
 }
 
+/// Distinct model names one proxy builds stacks for.
+const MAX_MODELS: usize = 64;
+
 fn stack_for(state: &AppState, model: &str) -> Result<DynTarget, ApiError> {
     let mut stacks = state.stacks.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(t) = stacks.get(model) {
         return Ok(t.clone());
+    }
+    // Each model name builds a target; clients must not grow this map without bound.
+    if stacks.len() >= MAX_MODELS {
+        return Err(ApiError::bad_request(format!(
+            "this proxy already serves {MAX_MODELS} distinct models; `{model}` is refused"
+        )));
     }
     let upstream = (state.cfg.upstream)(model).map_err(|m| {
         ApiError::new(

@@ -11,7 +11,7 @@
 //! so there is no per-attempt fsync.
 
 mod cases;
-mod model;
+pub mod model;
 mod schema;
 
 pub use model::{

@@ -5,14 +5,22 @@
 //! `Target`), then wrap it once with [`with_ops`]. Layer order and the reasons
 //! for it are documented in [`ops`].
 
+mod anthropic;
 mod cache;
+mod gemini;
+mod native;
 mod openai;
 pub mod ops;
 mod retry_after;
 mod spec;
 mod wire;
 
+pub use anthropic::{
+    Anthropic, ANTHROPIC_BASE_URL, ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_KEY_ENV,
+    ANTHROPIC_VERSION,
+};
 pub use cache::{cache_key, default_cache_path, CacheError, DiskCache, MemoryCache, ResponseCache};
+pub use gemini::{Gemini, GEMINI_BASE_URL, GEMINI_KEY_ENVS};
 pub use openai::{http_client, OpenAiCompatible};
 pub use ops::{ops_layers, try_with_ops, with_ops};
 pub use retry_after::parse_retry_after;
@@ -74,5 +82,9 @@ impl Default for TargetOptions {
 
 /// The raw (unlayered) HTTP target for a spec of one of [`HTTP_SCHEMES`].
 pub fn build_http_target(spec: &str, opts: &TargetOptions) -> Result<DynTarget, TargetError> {
-    Ok(Arc::new(OpenAiCompatible::from_spec(spec, opts)?))
+    Ok(match spec.split_once(':').map(|(s, _)| s) {
+        Some("anthropic") => Arc::new(Anthropic::from_spec(spec, opts)?),
+        Some("gemini") => Arc::new(Gemini::from_spec(spec, opts)?),
+        _ => Arc::new(OpenAiCompatible::from_spec(spec, opts)?),
+    })
 }

@@ -1,12 +1,22 @@
 //! Target specs for HTTP endpoints: `openai-compatible:<base-url>#<model>`,
 //! `openai:<model>`, `ollama:<model>`, `vllm:<model>`, `lmstudio:<model>`.
+//! (`anthropic:` and `gemini:` specs are parsed in `native.rs`.)
 
 use mmsafe_core::{TargetError, TargetErrorKind};
 
 use crate::TargetOptions;
 
-/// Schemes served by [`crate::OpenAiCompatible`].
-pub const HTTP_SCHEMES: &[&str] = &["openai-compatible", "openai", "ollama", "vllm", "lmstudio"];
+/// Schemes [`crate::build_http_target`] accepts: the OpenAI-compatible ones, then the
+/// provider-native `anthropic` ([`crate::Anthropic`]) and `gemini` ([`crate::Gemini`]).
+pub const HTTP_SCHEMES: &[&str] = &[
+    "openai-compatible",
+    "openai",
+    "ollama",
+    "vllm",
+    "lmstudio",
+    "anthropic",
+    "gemini",
+];
 
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const OPENAI_KEY_ENV: &str = "OPENAI_API_KEY";
@@ -96,6 +106,10 @@ pub fn parse_http_spec(spec: &str, opts: &TargetOptions) -> Result<HttpSpec, Tar
                 ),
             })
         }
+        "anthropic" | "gemini" => Err(config_err(format!(
+            "`{scheme}:` targets use the provider's native API, not chat completions; build `{}` with build_http_target",
+            redact(spec)
+        ))),
         other => Err(config_err(format!(
             "`{other}` is not an HTTP target scheme; expected one of: {}",
             HTTP_SCHEMES.join(", ")

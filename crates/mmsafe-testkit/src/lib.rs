@@ -7,6 +7,10 @@
 //! content-filter finish. It is a normal library (not dev-only) because
 //! `mmsafe bench scan` and `mmsafe bench guard` run against it.
 //!
+//! `ScriptedServer` is the provider-agnostic sibling for APIs that are not
+//! OpenAI-shaped (Anthropic, Gemini): it records every request and answers from
+//! a closure.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use mmsafe_testkit::{Fault, MockConfig, MockServer, Reply, When};
@@ -25,8 +29,10 @@
 
 mod config;
 mod request;
+mod scripted;
 mod server;
 
 pub use config::{Fault, MockConfig, Reply, ReplyFn, When, DEFAULT_TRIGGERS, REFUSAL_TEXT};
 pub use request::MockRequest;
+pub use scripted::{RecordedRequest, ScriptFn, ScriptedReply, ScriptedServer};
 pub use server::{MockServer, Stats};

@@ -94,15 +94,15 @@ pub fn plan_cuts(phrase: &str, k: Option<usize>, seed: u64) -> Result<Vec<usize>
     }
     let available = n.saturating_sub(1);
     let min_k = (cuts.len() + 1).max(3);
+    let max_k = (available + 1).min(7);
     let want = match k {
         Some(k) => k,
-        None => r.random_range(min_k.min(7)..=7),
+        None if min_k <= max_k => r.random_range(min_k..=max_k),
+        None => min_k,
     };
-    if want < min_k || want - 1 > available {
+    if want < min_k || want > max_k {
         return Err(format!(
-            "cannot cut `{}` chars into {want} slices with a cut inside each word (needs {min_k}-{})",
-            n,
-            (available + 1).min(7)
+            "cannot cut {n} characters into {want} slices with a cut inside each word (possible: {min_k}-{max_k})"
         ));
     }
     let mut free: Vec<usize> = (1..n).filter(|c| !cuts.contains(c)).collect();

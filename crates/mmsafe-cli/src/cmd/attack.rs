@@ -79,9 +79,11 @@ fn list_attacks(json: bool) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     for s in &specs {
-        writeln!(out, "{}\n    {}", s.name, s.summary)?;
+        let seeded = if s.uses_seed { " (seeded)" } else { "" };
+        writeln!(out, "{}{seeded}\n    {}", s.name, s.summary)?;
         for p in s.params {
-            writeln!(out, "    {}={:<10} {}", p.name, p.default, p.help)?;
+            let kv = format!("{}={}", p.name, p.default);
+            writeln!(out, "      {kv:<28} {}", p.help)?;
         }
     }
     writeln!(

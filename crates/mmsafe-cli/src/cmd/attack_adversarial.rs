@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 #[command(name = "mmsafe attack adversarial:<mode>", no_binary_name = true)]
 struct Args {
     /// Surrogate encoder directory (HF layout: config.json, model.safetensors,
-    /// tokenizer.json). Repeat for an ensemble (mean loss). Default: `MMSAFE_CLIP_DIR`.
+    /// tokenizer.json), or `hf:<org>/<repo>[@rev]` (Hugging Face cache, else downloaded
+    /// where the Hub is reachable). Repeat for an ensemble (mean loss). Default: `MMSAFE_CLIP_DIR`.
     #[arg(long = "surrogate", value_name = "DIR")]
     surrogates: Vec<PathBuf>,
     /// Clean image(s) to perturb. Repeatable.
@@ -112,6 +113,10 @@ pub fn run(name: &str, argv: &[String]) -> anyhow::Result<Outcome> {
         !dirs.is_empty(),
         "no surrogate: pass --surrogate DIR (a CLIP model in Hugging Face layout) or set MMSAFE_CLIP_DIR"
     );
+    let dirs: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| crate::cmd::hf_hub::resolve(d))
+        .collect::<anyhow::Result<_>>()?;
     let surrogates: Vec<ClipSurrogate> = dirs
         .iter()
         .map(|d| ClipSurrogate::load(d, &device))

@@ -91,7 +91,13 @@ fn list(json: bool) -> anyhow::Result<Outcome> {
             } else {
                 format!(" [default: {}]", p.default)
             };
-            writeln!(out, "    {}={}{}", p.name, p.help, default)?;
+            writeln!(
+                out,
+                "      {:<14} {}{}",
+                format!("{}=", p.name),
+                p.help,
+                default
+            )?;
         }
     }
     writeln!(
@@ -111,6 +117,9 @@ struct Report {
     errors: Vec<String>,
     skipped: Vec<String>,
     sha256: Vec<HashLine>,
+    /// False for built-in suites, which read no file to hash.
+    #[serde(skip)]
+    reads_files: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -131,6 +140,7 @@ fn validate(spec: &str, skip_broken: bool, json: bool) -> anyhow::Result<Outcome
         ..Default::default()
     };
     if let Ok((parsed, loader)) = registry::parse(spec) {
+        report.reads_files = loader.takes_path;
         for c in manifest::check(loader, Path::new(&parsed.path)) {
             let (status, actual) = match &c.actual {
                 Ok(a) if c.matches() => ("ok", Some(a.clone())),
@@ -209,7 +219,7 @@ fn print_report(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             _ => {}
         }
     }
-    if r.sha256.is_empty() {
+    if r.sha256.is_empty() && r.reads_files {
         writeln!(out, "sha256: no known hash for this file")?;
     }
     for s in &r.skipped {
@@ -267,4 +277,20 @@ fn summary_line(c: &Case) -> String {
         n => format!(" [{n} image{}]", if n == 1 { "" } else { "s" }),
     };
     format!("{}\t{}\t{}{}\t{}", c.id, c.hazard, c.expect, imgs, cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_line_shows_only_a_truncated_first_line() {
+        let long = format!("{}\nsecond line never shown", "x".repeat(200));
+        let c = Case::text("id-1", long, Hazard::Hate, Expect::Refuse, "t");
+        let line = summary_line(&c);
+        assert!(line.starts_with("id-1\thate\trefuse\t"), "{line}");
+        assert!(!line.contains("second"));
+        assert_eq!(line.matches('x').count(), 60);
+        assert!(line.ends_with('…'));
+    }
 }

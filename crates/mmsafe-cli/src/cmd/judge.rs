@@ -17,8 +17,14 @@ pub struct JudgeArgs {
     #[command(subcommand)]
     command: Option<JudgeCommand>,
     /// Responses to judge, one JSON object per line (`response`, optional `request`/`prompt`, `id`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "run")]
     input: Option<PathBuf>,
+    /// Re-judge a stored run (id or name) without querying the target again.
+    #[arg(long)]
+    run: Option<String>,
+    /// The run store.
+    #[arg(long, default_value = "mmsafe.db")]
+    store: PathBuf,
     /// Judge spec(s): `refusal`, `llm:<target>[:rubric=…]`, `llamaguard:<target>`, `classifier[:FILE]`, `vote:…`.
     #[arg(long = "judge", default_value = "refusal")]
     judges: Vec<String>,
@@ -31,6 +37,34 @@ pub struct JudgeArgs {
 enum JudgeCommand {
     /// Measure a judge's agreement with human labels.
     Eval(EvalArgs),
+    /// Train the offline `classifier` judge's head on labelled data.
+    Train(TrainArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct TrainArgs {
+    /// Training data as FORMAT:PATH (harmbench, gptfuzz, xstest or jsonl); a
+    /// directory loads every `.csv`/`.json`/`.jsonl` in it. Repeat for more.
+    #[arg(long = "data", required = true)]
+    data: Vec<String>,
+    /// Where to write the head (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Hidden units (0 = logistic regression).
+    #[arg(long, default_value_t = 32)]
+    hidden: usize,
+    #[arg(long, default_value_t = 300)]
+    epochs: usize,
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 0.05)]
+    weight_decay: f64,
+    /// Leave out this share of behaviours/questions (a fixed hash split) so
+    /// `judge eval --holdout` can measure on unseen ones.
+    #[arg(long, default_value_t = 0.0)]
+    holdout: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,15 +93,20 @@ struct EvalArgs {
     /// Judgements in flight at once (LLM judges).
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Evaluate only the held-out share of a `judge train --holdout F` split.
+    #[arg(long)]
+    holdout: Option<f64>,
 }
 
 pub fn run(args: JudgeArgs) -> anyhow::Result<Outcome> {
     match args.command {
         Some(JudgeCommand::Eval(a)) => eval(a),
-        None => match &args.input {
-            Some(input) => judge_input(input, &args.judges, args.concurrency),
-            None => anyhow::bail!(
-                "nothing to judge: give `--input FILE`, or a subcommand (`mmsafe judge eval --help`)"
+        Some(JudgeCommand::Train(a)) => train(a),
+        None => match (&args.input, &args.run) {
+            (Some(input), _) => judge_input(input, &args.judges, args.concurrency),
+            (None, Some(run)) => rejudge(&args.store, run, &args.judges, args.concurrency),
+            (None, None) => anyhow::bail!(
+                "nothing to judge: give `--run RUN`, `--input FILE`, or a subcommand (`mmsafe judge eval --help`)"
             ),
         },
     }
@@ -88,7 +127,10 @@ fn eval(a: EvalArgs) -> anyhow::Result<Outcome> {
             LabelFormat::NAMES
         )
     })?;
-    let items = labels::load(&a.labels, format)?;
+    let mut items = labels::load(&a.labels, format)?;
+    if let Some(frac) = a.holdout {
+        items.retain(|it| labels::in_holdout(&it.group, frac));
+    }
     anyhow::ensure!(
         !items.is_empty(),
         "{}: no labelled rows",
@@ -117,6 +159,127 @@ fn eval(a: EvalArgs) -> anyhow::Result<Outcome> {
     } else {
         print_report(&mut out, &report)?;
     }
+    Ok(Outcome::Ok)
+}
+
+/// Formats `judge train` accepts: the measurement-only sets are refused by name.
+fn train_format(name: &str) -> anyhow::Result<LabelFormat> {
+    match name {
+        "jbb" | "jailbreakbench" | "jailbreakeval" => anyhow::bail!(
+            "`{name}` is a measurement-only label set: train on harmbench, gptfuzz, xstest or jsonl data"
+        ),
+        _ => LabelFormat::parse(name).with_context(|| {
+            format!("unknown training data format `{name}` (expected harmbench, gptfuzz, xstest or jsonl)")
+        }),
+    }
+}
+
+fn data_files(path: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "csv" | "json" | "jsonl"))
+        })
+        .collect();
+    files.sort();
+    anyhow::ensure!(!files.is_empty(), "{}: no data files", path.display());
+    Ok(files)
+}
+
+fn train(a: TrainArgs) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(
+        (0.0..1.0).contains(&a.holdout),
+        "--holdout must be in [0, 1), got {}",
+        a.holdout
+    );
+    let mut items = Vec::new();
+    let mut sources = Vec::new();
+    for spec in &a.data {
+        let (name, path) = spec
+            .split_once(':')
+            .with_context(|| format!("--data `{spec}`: expected FORMAT:PATH"))?;
+        let format = train_format(name)?;
+        for file in data_files(std::path::Path::new(path))? {
+            let mut rows = labels::load(&file, format)?;
+            let total = rows.len();
+            rows.retain(|it| !labels::in_holdout(&it.group, a.holdout));
+            let harmful = rows.iter().filter(|r| r.harmful()).count();
+            sources.push(serde_json::json!({
+                "format": format.name(),
+                "file": file.file_name().map(|f| f.to_string_lossy().to_string()),
+                "rows": rows.len(),
+                "held_out": total - rows.len(),
+                "harmful": harmful,
+            }));
+            eprintln!(
+                "{}: {} rows ({} harmful, {} held out)",
+                file.display(),
+                rows.len(),
+                harmful,
+                total - rows.len()
+            );
+            items.extend(rows);
+        }
+    }
+    let embedder = mmsafe_local::default_embedder()
+        .map_err(|e| anyhow::anyhow!("loading the embedder: {e}"))?;
+    let started = std::time::Instant::now();
+    let n = items.len();
+    let (x, y) = mmsafe_judge::classifier::featurize(embedder.as_ref(), &items, 256, |done| {
+        if done % 1024 < 256 || done == n {
+            eprintln!(
+                "embedded {done}/{n} ({:.0}s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cfg = mmsafe_judge::classifier::train::TrainConfig {
+        hidden: a.hidden,
+        epochs: a.epochs,
+        lr: a.lr,
+        weight_decay: a.weight_decay,
+        seed: a.seed,
+    };
+    let provenance = serde_json::json!({
+        "data": sources,
+        "seed": a.seed,
+        "hidden": a.hidden,
+        "epochs": a.epochs,
+        "lr": a.lr,
+        "weight_decay": a.weight_decay,
+        "holdout": a.holdout,
+        "mmsafe": env!("CARGO_PKG_VERSION"),
+    });
+    let head = mmsafe_judge::classifier::train::train(
+        &x,
+        &y,
+        &cfg,
+        embedder.name(),
+        embedder.dim(),
+        provenance,
+    )?;
+    let train_acc = x
+        .iter()
+        .zip(&y)
+        .filter(|(f, l)| (head.predict(f) >= head.threshold) == **l)
+        .count() as f64
+        / x.len() as f64;
+    let body = serde_json::to_string(&head)?;
+    std::fs::write(&a.out, body + "\n").with_context(|| format!("writing {}", a.out.display()))?;
+    eprintln!(
+        "wrote {} ({} rows, training accuracy {:.1}%, {:.0}s)",
+        a.out.display(),
+        x.len(),
+        100.0 * train_acc,
+        started.elapsed().as_secs_f64()
+    );
     Ok(Outcome::Ok)
 }
 
@@ -183,6 +346,75 @@ fn print_report(out: &mut impl std::io::Write, r: &EvalReport) -> std::io::Resul
     )
 }
 
+/// `--run RUN`: judge every stored attempt again with each judge and store
+/// the verdicts (replacing earlier ones of the same judge name). Failed
+/// attempts get an `error` verdict, never a guessed label.
+fn rejudge(
+    store_path: &std::path::Path,
+    run: &str,
+    specs: &[String],
+    concurrency: usize,
+) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(
+        store_path.exists(),
+        "store {} does not exist",
+        store_path.display()
+    );
+    let mut store = mmsafe_store::Store::open(store_path)?;
+    let run = store.resolve_run(run)?;
+    let attempts = store.attempts(&run.id)?;
+    let judged: Vec<(&mmsafe_core::Case, &mmsafe_core::Response, &str)> = attempts
+        .iter()
+        .filter_map(|a| {
+            a.outcome
+                .as_ref()
+                .ok()
+                .map(|r| (a.case.as_ref(), r, a.key.as_str()))
+        })
+        .collect();
+    let failed: Vec<&mmsafe_store::StoredAttempt> =
+        attempts.iter().filter(|a| a.outcome.is_err()).collect();
+    let rt = runtime()?;
+    let mut out = std::io::stdout().lock();
+    for spec in specs {
+        let judge = build_judge(spec, &TargetOptions::default())?;
+        let name = judge.name().to_string();
+        let pairs: Vec<(&mmsafe_core::Case, &mmsafe_core::Response)> =
+            judged.iter().map(|(c, r, _)| (*c, *r)).collect();
+        let verdicts = rt.block_on(calibrate::judge_pairs(&judge, &pairs, concurrency, |_| {}));
+        let mut batch: Vec<(String, mmsafe_core::Verdict)> = judged
+            .iter()
+            .zip(verdicts)
+            .map(|((_, _, key), v)| (key.to_string(), v))
+            .collect();
+        for a in &failed {
+            let reason = match &a.outcome {
+                Err(e) => format!("attempt failed ({}): {}", e.kind, e.message),
+                Ok(_) => String::new(),
+            };
+            batch.push((
+                a.key.clone(),
+                mmsafe_core::Verdict::new(name.clone(), mmsafe_core::Label::Error, reason),
+            ));
+        }
+        let count = |l: mmsafe_core::Label| batch.iter().filter(|(_, v)| v.label == l).count();
+        let (refused, complied, undecided, errors) = (
+            count(mmsafe_core::Label::Refused),
+            count(mmsafe_core::Label::Complied),
+            count(mmsafe_core::Label::Undecided),
+            count(mmsafe_core::Label::Error),
+        );
+        store.put_verdicts(&batch)?;
+        writeln!(
+            out,
+            "run {}: judge `{name}` stored {} verdicts (complied {complied}, refused {refused}, undecided {undecided}, error {errors})",
+            run.id,
+            batch.len()
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
 /// `--input responses.jsonl`: one verdict line per response and judge.
 fn judge_input(input: &PathBuf, specs: &[String], concurrency: usize) -> anyhow::Result<Outcome> {
     let raw =
@@ -208,6 +440,7 @@ fn judge_input(input: &PathBuf, specs: &[String], concurrency: usize) -> anyhow:
             response,
             positive: false,
             group: String::new(),
+            harmful_request: None,
         });
     }
     let rt = runtime()?;

@@ -54,7 +54,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
         Format::Text => mmsafe_report::render_terminal(&summary),
     };
     match &args.out {
-        Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?,
+        Some(p) => {
+            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?
+        }
         None => print!("{text}"),
     }
     Ok(Outcome::Ok)

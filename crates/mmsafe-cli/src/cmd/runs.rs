@@ -145,7 +145,11 @@ fn list(store: &Store, json: bool) -> anyhow::Result<Outcome> {
 fn show(store: &Store, q: &str, judge: Option<&str>, json: bool) -> anyhow::Result<Outcome> {
     let run = store.resolve_run(q)?;
     let attempts = store.count_attempts(&run.id)?;
-    let summary = summarize_run(store, &run.id, judge.or(run.plan.judges.first().map(String::as_str)))?;
+    let summary = summarize_run(
+        store,
+        &run.id,
+        judge.or(run.plan.judges.first().map(String::as_str)),
+    )?;
     if json {
         let v = serde_json::json!({
             "run": run,
@@ -177,10 +181,15 @@ fn show(store: &Store, q: &str, judge: Option<&str>, json: bool) -> anyhow::Resu
     println!(
         "repeats   {} · max tokens {} · seed {}",
         p.repeats,
-        p.max_tokens.map_or("default".to_string(), |m| m.to_string()),
+        p.max_tokens
+            .map_or("default".to_string(), |m| m.to_string()),
         run.seed
     );
-    let versions: Vec<String> = run.versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let versions: Vec<String> = run
+        .versions
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     println!("versions  {}", versions.join(" · "));
     println!("attempts  {attempts} recorded");
     println!();

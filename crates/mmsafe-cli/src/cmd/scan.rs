@@ -150,7 +150,10 @@ async fn run_async(args: ScanArgs) -> anyhow::Result<Outcome> {
         }
         Ended::Completed { run, summary } => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&mmsafe_report::render_json(&summary))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&mmsafe_report::render_json(&summary))?
+                );
             } else {
                 print!("{}", mmsafe_report::render_terminal(&summary));
             }
@@ -186,6 +189,7 @@ pub(crate) async fn execute(
         }
     };
     let opts = target_options(args, &plan);
+    tracing::info!("building plugins");
     let skip_broken = args.skip_broken || plan.options.get("skip_broken") == Some(&true.into());
 
     let target = targets::build_target(&plan.target, &opts)?;
@@ -255,6 +259,7 @@ pub(crate) async fn execute(
         resume: args.resume.is_some(),
     };
     let result = mmsafe_engine::scan(scan, sources, store, cancel, on_progress).await;
+    tracing::info!(run = %run.id, "scan loop ended");
     for skipped in suite_opts.skipped.take() {
         eprintln!("skipped: {skipped}");
     }
@@ -279,6 +284,7 @@ pub(crate) async fn execute(
         return Ok(Ended::Interrupted { run, recorded });
     }
     let summary = summarize_run(&store, &run.id, plan.judges.first().map(String::as_str))?;
+    tracing::info!(run = %run.id, "summary computed");
     Ok(Ended::Completed {
         run,
         summary: Box::new(summary),
@@ -393,10 +399,11 @@ fn target_options(args: &ScanArgs, plan: &Plan) -> TargetOptions {
         concurrency,
         rate_per_s: args.rate.or_else(|| num("rate")),
         timeout: Duration::from_secs_f64(timeout_s.max(0.0)),
-        api_key_env: args
-            .api_key_env
-            .clone()
-            .or_else(|| o.get("api_key_env").and_then(|v| v.as_str()).map(String::from)),
+        api_key_env: args.api_key_env.clone().or_else(|| {
+            o.get("api_key_env")
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        }),
         cache: if no_cache {
             CacheMode::Off
         } else {

@@ -2,6 +2,7 @@
 
 use crate::wiring::targets::build_target;
 use mmsafe_core::DynJudge;
+use mmsafe_judge::classifier::{ClassifierJudge, Head};
 use mmsafe_judge::llm::{LlmJudge, Rubric};
 use mmsafe_judge::vote::{self, VoteJudge};
 use mmsafe_target::TargetOptions;
@@ -37,6 +38,9 @@ pub fn build_judge(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynJudge>
             target,
         )));
     }
+    if spec == "classifier" || spec.starts_with("classifier:") {
+        return build_classifier(spec);
+    }
     if let Some(rest) = spec.strip_prefix("vote:") {
         let (members, mode) =
             vote::parse_spec(rest).map_err(|e| anyhow::anyhow!("judge `{spec}`: {e}"))?;
@@ -47,4 +51,20 @@ pub fn build_judge(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynJudge>
         return Ok(Arc::new(VoteJudge::new(members, mode)));
     }
     anyhow::bail!("unknown judge `{spec}` (known: {KNOWN})")
+}
+
+/// `classifier` uses the weights shipped in the binary; `classifier:FILE`
+/// loads a head written by `mmsafe judge train`.
+fn build_classifier(spec: &str) -> anyhow::Result<DynJudge> {
+    let head = match spec.strip_prefix("classifier:") {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("judge `{spec}`: reading {path}: {e}"))?;
+            Head::from_json(&text, path)?
+        }
+        None => mmsafe_judge::classifier::shipped_head()?,
+    };
+    let embedder = mmsafe_local::default_embedder()
+        .map_err(|e| anyhow::anyhow!("judge `{spec}`: loading the embedder: {e}"))?;
+    Ok(Arc::new(ClassifierJudge::new(spec, embedder, head)?))
 }

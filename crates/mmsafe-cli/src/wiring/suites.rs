@@ -30,7 +30,7 @@ pub fn build_source(spec: &str, opts: &SuiteOptions) -> anyhow::Result<Box<dyn S
     #[allow(clippy::match_single_binding)]
     match name {
         // Suites from other crates: one arm each, above the registry fallback.
-        // (engineer E: the `quick` arm goes here)
+        mmsafe_data::quick::NAME => Ok(mmsafe_data::quick::QuickSuite::boxed()),
         _ => Ok(mmsafe_data::open(spec, &opts.load_options())?),
     }
 }

@@ -20,10 +20,7 @@ pub fn build_target(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynTarge
         s if mmsafe_target::HTTP_SCHEMES.contains(&s) => {
             mmsafe_target::build_http_target(spec, opts)?
         }
-        // mmsafe-local registers here (engineer E replaces this arm).
-        "local" => anyhow::bail!(
-            "target `{spec}`: local targets need mmsafe-local, which is not wired in yet"
-        ),
+        "local" => mmsafe_local::target::build_target(spec, opts.threads)?,
         _ => anyhow::bail!(
             "unknown target scheme `{scheme}` in `{spec}`; valid schemes: {}",
             valid_schemes()

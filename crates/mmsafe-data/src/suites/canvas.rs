@@ -5,7 +5,9 @@
 //! so the same seed gives the same PNG bytes on every machine.
 
 use mmsafe_core::Image;
-use mmsafe_typography::{self as typo, Fit, Font, Overflow, Rect, Rgba, RgbaImage, TextStyle, Wrap};
+use mmsafe_typography::{
+    self as typo, Fit, Font, Overflow, Rect, Rgba, RgbaImage, TextStyle, Wrap,
+};
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering a synthetic document: {0}")]
@@ -85,21 +87,47 @@ impl Canvas {
     }
 
     /// Wrapped text in a box, shrunk (down to 9 px) when it does not fit.
-    pub fn text(&mut self, r: Rect, size: f32, face: Face, color: Rgba<u8>, text: &str) -> Result<(), RenderError> {
+    pub fn text(
+        &mut self,
+        r: Rect,
+        size: f32,
+        face: Face,
+        color: Rgba<u8>,
+        text: &str,
+    ) -> Result<(), RenderError> {
         self.draw(r, size, face, color, text, Wrap::Pixels)
     }
 
     /// One line as written (spaces kept, for columns), cut at the box edge.
-    pub fn line(&mut self, r: Rect, size: f32, face: Face, color: Rgba<u8>, text: &str) -> Result<(), RenderError> {
+    pub fn line(
+        &mut self,
+        r: Rect,
+        size: f32,
+        face: Face,
+        color: Rgba<u8>,
+        text: &str,
+    ) -> Result<(), RenderError> {
         self.draw(r, size, face, color, text, Wrap::None)
     }
 
-    fn draw(&mut self, r: Rect, size: f32, face: Face, color: Rgba<u8>, text: &str, wrap: Wrap) -> Result<(), RenderError> {
+    fn draw(
+        &mut self,
+        r: Rect,
+        size: f32,
+        face: Face,
+        color: Rgba<u8>,
+        text: &str,
+        wrap: Wrap,
+    ) -> Result<(), RenderError> {
         let style = self.style(face, size);
         let fit = Fit {
             rect: r,
             wrap,
-            overflow: if wrap == Wrap::None { Overflow::Clip } else { Overflow::Shrink },
+            overflow: if wrap == Wrap::None {
+                Overflow::Clip
+            } else {
+                Overflow::Shrink
+            },
             min_size: 9.0,
         };
         let clip = fit.overflow == Overflow::Clip;
@@ -110,7 +138,14 @@ impl Canvas {
     }
 
     /// `label` in small grey over `value` in larger black: a form field.
-    pub fn field(&mut self, x: i32, y: i32, w: u32, label: &str, value: &str) -> Result<(), RenderError> {
+    pub fn field(
+        &mut self,
+        x: i32,
+        y: i32,
+        w: u32,
+        label: &str,
+        value: &str,
+    ) -> Result<(), RenderError> {
         self.text(Rect::new(x, y, w, 16), 12.0, Face::Regular, GREY, label)?;
         self.text(Rect::new(x, y + 16, w, 22), 17.0, Face::Bold, BLACK, value)
     }
@@ -129,6 +164,11 @@ pub struct Dice {
 impl Dice {
     pub fn roll(&self, labels: &[&str]) -> u64 {
         mmsafe_core::seed::derive(self.seed, labels)
+    }
+
+    /// An index in `0..len`.
+    pub fn index(&self, len: usize, labels: &[&str]) -> usize {
+        (self.roll(labels) % len.max(1) as u64) as usize
     }
 
     pub fn pick<'a, T>(&self, items: &'a [T], labels: &[&str]) -> &'a T {

@@ -2,4 +2,5 @@
 //! `--suite privacy` and `--suite fairness`.
 
 pub mod canvas;
+pub mod fairness;
 pub mod privacy;

@@ -7,3 +7,4 @@ mod layers;
 mod policy;
 mod real_models;
 mod stack;
+mod tune;

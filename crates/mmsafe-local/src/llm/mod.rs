@@ -106,6 +106,7 @@ pub struct Llm {
     tokenizer: tokenizers::Tokenizer,
     eos: u32,
     compute: Compute,
+    device: Device,
     name: String,
 }
 
@@ -123,14 +124,16 @@ impl Llm {
             .get("general.name")
             .and_then(|v| v.to_string().ok().cloned())
             .unwrap_or_else(|| what.clone());
+        let device = crate::threads::device();
         let model = compute
-            .run(|| ModelWeights::from_gguf(content, &mut file, &Device::Cpu))
+            .run(|| ModelWeights::from_gguf(content, &mut file, &device))
             .map_err(|e| LocalError::model(&what, e))?;
         Ok(Llm {
             model: Mutex::new(model),
             tokenizer,
             eos,
             compute,
+            device,
             name,
         })
     }
@@ -190,7 +193,7 @@ impl Llm {
             };
             let mut lp = LogitsProcessor::from_sampling(p.seed, sampling);
             let t0 = Instant::now();
-            let input = Tensor::new(ids.as_slice(), &Device::Cpu)
+            let input = Tensor::new(ids.as_slice(), &self.device)
                 .and_then(|t| t.unsqueeze(0))
                 .map_err(err)?;
             let mut logits = model.forward(&input, 0).map_err(err)?;
@@ -229,7 +232,7 @@ impl Llm {
                 if out.len() >= p.max_tokens || all.len() >= MAX_SEQ_LEN {
                     break;
                 }
-                let input = Tensor::new(&[next], &Device::Cpu)
+                let input = Tensor::new(&[next], &self.device)
                     .and_then(|t| t.unsqueeze(0))
                     .map_err(err)?;
                 logits = model.forward(&input, all.len() - 1).map_err(err)?;

@@ -1,7 +1,7 @@
 //! `text:homoglyph`: Latin letters swapped for visually identical Cyrillic or
 //! Greek ones, each with probability `rate` (seeded). Defeats exact-match filters.
 
-use super::{Convert, INSTRUCT, TEXT};
+use super::{Convert, TEXT};
 use crate::registry::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, ParamSpec, Params};
 use rand::Rng;

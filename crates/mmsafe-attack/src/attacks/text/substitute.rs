@@ -53,7 +53,7 @@ impl Convert for Substitute {
         let converted: Vec<String> = text
             .split(' ')
             .map(|tok| match key.iter().find(|(w, _)| strip(tok).eq_ignore_ascii_case(w)) {
-                Some((w, c)) => tok.replacen(strip(tok), c, 1).replace(*w, c),
+                Some((_, c)) => tok.replacen(strip(tok), c, 1),
                 None => tok.to_string(),
             })
             .collect();

@@ -52,7 +52,10 @@ classifier = "embedding"
 use_ocr = false
 "#;
 
+// The OCR cache is off: every request must pay for its own OCR.
 const OCR_POLICY: &str = r#"
+ocr_cache = 0
+
 [[layer]]
 kind = "ocr"
 on_injection = "annotate"

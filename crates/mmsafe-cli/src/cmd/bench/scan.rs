@@ -111,7 +111,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             (cpu - server_cpu).max(0.0) * 1000.0 / n,
             server_cpu * 1000.0 / n
         )?;
-        writeln!(out, "recorded {} attempts, {} errors", summary.attempts, errors)?;
+        writeln!(
+            out,
+            "recorded {} attempts, {} errors",
+            summary.attempts, errors
+        )?;
     }
     Ok(Outcome::Ok)
 }

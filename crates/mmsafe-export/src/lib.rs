@@ -1,0 +1,1 @@
+//! Training-time alignment data built from runs: SFT refusal data and preference pairs.
