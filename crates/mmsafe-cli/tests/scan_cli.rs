@@ -478,3 +478,44 @@ async fn scan_shared_safebench_tiny() {
     assert_eq!(j["error_rate"], 0.0);
     server.shutdown().await;
 }
+
+/// `--defense` adds a defense axis: every request is sent undefended and
+/// through the policy, and the summary has a row per defense.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defense_axis_doubles_the_plan() {
+    let server = MockServer::start(MockConfig::default().reply(Reply::refuse_harmful()))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_csv(dir.path(), "safebench.csv", CSV);
+    let policy = write_csv(
+        dir.path(),
+        "policy.toml",
+        "name = \"static-prompt\"\n\n[[layer]]\nkind = \"prompt:static\"\n",
+    );
+    let store = dir.path().join("runs.db").display().to_string();
+    let out = run(s(&[
+        "scan",
+        "--target",
+        &server.target_spec(),
+        "--suite",
+        &format!("figstep:{}", csv.display()),
+        "--defense",
+        "none",
+        "--defense",
+        &policy.display().to_string(),
+        "--store",
+        &store,
+        "--no-cache",
+        "--json",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["attempts"], 8);
+    let by_defense = j["by_defense"].as_object().unwrap();
+    assert_eq!(by_defense.len(), 2, "{j}");
+    assert!(by_defense.contains_key("none"));
+    assert_eq!(server.request_count(), 8);
+    server.shutdown().await;
+}

@@ -9,6 +9,7 @@
 //! commits results in batches (see [`writer`]); an attempt is written with its
 //! verdicts in one transaction or not at all.
 
+mod attacked;
 mod estimate;
 mod progress;
 mod run;

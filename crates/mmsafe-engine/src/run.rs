@@ -1,8 +1,10 @@
 //! The scan loop itself.
 
+use crate::attacked::{attacked_stream, Item};
 use crate::progress::{Counters, Progress};
 use crate::writer::{Msg, Writer};
 use crate::{EngineError, NamedAttack, NamedDefense};
+use futures::StreamExt as _;
 use mmsafe_core::{
     seed, Case, DataError, DynJudge, DynTarget, Label, Request, Response, Source, TargetError,
     TargetErrorKind, Verdict,
@@ -131,95 +133,93 @@ pub async fn scan(
         })
         .collect();
 
-    let mut cases = spawn_producer(sources);
+    let cases = spawn_producer(sources);
     let sem = Arc::new(Semaphore::new(plan.concurrency.max(1)));
     let mut tasks: JoinSet<()> = JoinSet::new();
     ctx.report();
 
+    let prefetch = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    let attacks: Arc<[NamedAttack]> = plan.attacks.clone().into();
+    let mut attacked = std::pin::pin!(attacked_stream(cases, attacks.clone(), plan.seed, prefetch));
     'cases: loop {
         let item = tokio::select! {
             biased;
             _ = stop.cancelled() => break,
-            item = cases.recv() => item,
+            item = attacked.next() => item,
         };
-        let case = match item {
+        let (base, attack, result) = match item {
             None => break,
-            Some(Ok(c)) => c,
-            Some(Err(e)) => {
+            Some(Item::Data(e)) => {
                 ctx.fail_soft(EngineError::Data(e));
                 break;
             }
+            Some(Item::Attacked {
+                base,
+                attack,
+                result,
+            }) => (base, &attacks[attack], result),
         };
-        for attack in &plan.attacks {
-            let attack_seed = seed::derive(plan.seed, &[&case.id, &attack.spec]);
-            let attacked = tokio::select! {
-                biased;
-                _ = stop.cancelled() => break 'cases,
-                r = attack.attack.apply(&case, attack_seed) => r,
-            };
-            let attacked = match attacked {
-                Ok(v) => v,
-                Err(source) => {
-                    ctx.fail_soft(EngineError::Attack {
-                        case: case.id.clone(),
-                        source,
-                    });
-                    break 'cases;
-                }
-            };
-            let attack_spec: Arc<str> = Arc::from(attack.spec.as_str());
-            for ac in attacked {
-                let ac = Arc::new(ac);
-                let mut pending = Vec::new();
-                for (di, (dspec, _)) in defended.iter().enumerate() {
-                    for r in 0..plan.repeats.max(1) {
-                        let key = attempt_key(&plan.run_id, &ac.id, &attack_spec, dspec, r);
-                        if finished.contains(&key) {
-                            ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            pending.push((key, di, r));
-                        }
-                    }
-                }
-                if pending.is_empty() {
-                    ctx.report();
-                    continue;
-                }
-                let msg = Msg::Case(NewCase {
-                    attack: attack.spec.clone(),
-                    case: ac.clone(),
+        let attacked = match result {
+            Ok(v) => v,
+            Err(source) => {
+                ctx.fail_soft(EngineError::Attack {
+                    case: base.id.clone(),
+                    source,
                 });
-                if ctx.writer.send(msg).await.is_err() {
-                    ctx.fail(EngineError::WriterGone);
-                    break 'cases;
-                }
-                for (key, di, repeat) in pending {
-                    let permit = tokio::select! {
-                        biased;
-                        _ = stop.cancelled() => break 'cases,
-                        p = sem.clone().acquire_owned() => match p {
-                            Ok(p) => p,
-                            Err(_) => break 'cases,
-                        },
-                    };
-                    let job = Job {
-                        key,
-                        case: ac.clone(),
-                        attack: attack_spec.clone(),
-                        defense: defended[di].0.clone(),
-                        target: defended[di].1.clone(),
-                        repeat,
-                    };
-                    tasks.spawn(run_attempt(ctx.clone(), job, permit));
-                    // Reap finished tasks so the set stays as small as the concurrency.
-                    while let Some(r) = tasks.try_join_next() {
-                        propagate_panic(r);
+                break 'cases;
+            }
+        };
+        let attack_spec: Arc<str> = Arc::from(attack.spec.as_str());
+        for ac in attacked {
+            let ac = Arc::new(ac);
+            let mut pending = Vec::new();
+            for (di, (dspec, _)) in defended.iter().enumerate() {
+                for r in 0..plan.repeats.max(1) {
+                    let key = attempt_key(&plan.run_id, &ac.id, &attack_spec, dspec, r);
+                    if finished.contains(&key) {
+                        ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        pending.push((key, di, r));
                     }
+                }
+            }
+            if pending.is_empty() {
+                ctx.report();
+                continue;
+            }
+            let msg = Msg::Case(NewCase {
+                attack: attack.spec.clone(),
+                case: ac.clone(),
+            });
+            if ctx.writer.send(msg).await.is_err() {
+                ctx.fail(EngineError::WriterGone);
+                break 'cases;
+            }
+            for (key, di, repeat) in pending {
+                let permit = tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => break 'cases,
+                    p = sem.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break 'cases,
+                    },
+                };
+                let job = Job {
+                    key,
+                    case: ac.clone(),
+                    attack: attack_spec.clone(),
+                    defense: defended[di].0.clone(),
+                    target: defended[di].1.clone(),
+                    repeat,
+                };
+                tasks.spawn(run_attempt(ctx.clone(), job, permit));
+                // Reap finished tasks so the set stays as small as the concurrency.
+                while let Some(r) = tasks.try_join_next() {
+                    propagate_panic(r);
                 }
             }
         }
     }
-    drop(cases);
     while let Some(r) = tasks.join_next().await {
         propagate_panic(r);
     }

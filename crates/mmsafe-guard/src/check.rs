@@ -129,6 +129,11 @@ pub trait Check: Send + Sync {
     fn checks_response(&self) -> bool {
         false
     }
+    /// Load or precompute what the first request would otherwise pay for
+    /// (embedding a prompt library, classifier prototypes). Blocking.
+    fn warm_up(&self) -> Result<(), GuardError> {
+        Ok(())
+    }
     async fn on_request(&self, _req: &Request) -> Result<Decision<Request>, GuardError> {
         Ok(Decision::pass(""))
     }

@@ -65,6 +65,10 @@ pub struct Classification {
 pub trait Classifier: Send + Sync {
     fn name(&self) -> &str;
     async fn classify(&self, input: ClassifyInput<'_>) -> Result<Classification, GuardError>;
+    /// Precompute what the first call would otherwise pay for. Blocking.
+    fn warm_up(&self) -> Result<(), GuardError> {
+        Ok(())
+    }
 }
 
 pub type DynClassifier = Arc<dyn Classifier>;
@@ -472,6 +476,9 @@ impl EmbeddingClassifier {
 impl Classifier for EmbeddingClassifier {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn warm_up(&self) -> Result<(), GuardError> {
+        self.protos().map(|_| ())
     }
     async fn classify(&self, input: ClassifyInput<'_>) -> Result<Classification, GuardError> {
         let text = input.text();

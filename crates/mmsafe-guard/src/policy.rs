@@ -624,6 +624,15 @@ impl Guard {
         &self.layers
     }
 
+    /// Precompute every layer's lazy state (library and prototype
+    /// embeddings), so the first request is not slower than the rest. Blocking.
+    pub fn warm_up(&self) -> Result<(), GuardError> {
+        self.layers
+            .iter()
+            .filter_map(|c| c.check.as_ref())
+            .try_for_each(|c| c.warm_up())
+    }
+
     /// Run the request-side checks in order, without any target: what
     /// `mmsafe guard check` prints. Stops at the first block.
     pub async fn check_request(&self, req: &Request) -> Result<CheckReport, GuardError> {

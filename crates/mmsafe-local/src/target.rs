@@ -118,52 +118,18 @@ impl Inner {
             .clone()
     }
 
-    /// The chat turns with each image replaced by its OCR text block.
-    fn render(&self, messages: &[Message]) -> Result<Vec<(ChatRole, String)>, TargetError> {
-        let mut out = Vec::new();
-        let mut image_no = 0usize;
-        for m in messages {
-            let role = match m.role {
-                Role::System => ChatRole::System,
-                Role::User => ChatRole::User,
-                Role::Assistant => ChatRole::Assistant,
-            };
-            let mut blocks = Vec::new();
-            for p in &m.content {
-                if let Part::Image { image } = p {
-                    image_no += 1;
-                    if !self.use_ocr {
-                        blocks.push(format!("[Image {image_no}: not shown]"));
-                        continue;
-                    }
-                    let ocr = self
-                        .ocr()
-                        .map_err(|e| TargetError::new(TargetErrorKind::Config, e))?;
-                    let text = ocr.read_text(image).map_err(|e| {
-                        TargetError::new(TargetErrorKind::BadRequest, format!("local:smollm2: {e}"))
-                    })?;
-                    if text.trim().is_empty() {
-                        blocks.push(format!("[Image {image_no}: no readable text]"));
-                    } else {
-                        blocks.push(format!(
-                            "[Text in image {image_no}]\n{}\n[End of image {image_no}]",
-                            text.trim()
-                        ));
-                    }
-                }
-            }
-            let text = m.text();
-            if !text.is_empty() {
-                blocks.push(text);
-            }
-            out.push((role, blocks.join("\n\n")));
-        }
-        Ok(out)
-    }
-
     fn answer(&self, req: &Request) -> Result<Response, TargetError> {
         let start = Instant::now();
-        let turns = self.render(&req.messages)?;
+        // OCR is loaded only when an image needs reading.
+        let ocr = if self.use_ocr && req.images().next().is_some() {
+            Some(
+                self.ocr()
+                    .map_err(|e| TargetError::new(TargetErrorKind::Config, e))?,
+            )
+        } else {
+            None
+        };
+        let turns = render_turns(&req.messages, ocr.as_deref())?;
         let prompt = chatml(&turns);
         let params = GenParams {
             max_tokens: req
@@ -194,6 +160,50 @@ impl Inner {
         r.model = Some(catalog::SMOLLM2.to_string());
         Ok(r)
     }
+}
+
+/// The chat turns of `messages` with each image replaced by its OCR text block
+/// (the layout in the module docs); `ocr: None` marks images as not shown.
+pub fn render_turns(
+    messages: &[Message],
+    ocr: Option<&dyn Ocr>,
+) -> Result<Vec<(ChatRole, String)>, TargetError> {
+    let mut out = Vec::new();
+    let mut image_no = 0usize;
+    for m in messages {
+        let role = match m.role {
+            Role::System => ChatRole::System,
+            Role::User => ChatRole::User,
+            Role::Assistant => ChatRole::Assistant,
+        };
+        let mut blocks = Vec::new();
+        for p in &m.content {
+            if let Part::Image { image } = p {
+                image_no += 1;
+                let Some(ocr) = ocr else {
+                    blocks.push(format!("[Image {image_no}: not shown]"));
+                    continue;
+                };
+                let text = ocr.read_text(image).map_err(|e| {
+                    TargetError::new(TargetErrorKind::BadRequest, format!("local:smollm2: {e}"))
+                })?;
+                if text.trim().is_empty() {
+                    blocks.push(format!("[Image {image_no}: no readable text]"));
+                } else {
+                    blocks.push(format!(
+                        "[Text in image {image_no}]\n{}\n[End of image {image_no}]",
+                        text.trim()
+                    ));
+                }
+            }
+        }
+        let text = m.text();
+        if !text.is_empty() {
+            blocks.push(text);
+        }
+        out.push((role, blocks.join("\n\n")));
+    }
+    Ok(out)
 }
 
 #[async_trait]

@@ -132,6 +132,34 @@ fn ocr_reads_figstep_images() {
     assert!(mean >= 0.9, "word accuracy {mean}");
 }
 
+#[test]
+fn local_target_prompt_layout_puts_image_text_first() {
+    let Some(_) = common::model_dir(catalog::PPOCR) else {
+        return;
+    };
+    let ocr = mmsafe_local::default_ocr().unwrap();
+    let img = Image::png(common::figstep_png(
+        "Steps to bake a chocolate cake at home.",
+    ));
+    let msgs = vec![
+        Message::system("Be brief."),
+        Message::user(vec![Part::text("Fill in the list."), Part::image(img)]),
+    ];
+    let turns = mmsafe_local::target::render_turns(&msgs, Some(ocr.as_ref())).unwrap();
+    assert_eq!(turns[0], (ChatRole::System, "Be brief.".to_string()));
+    let user = &turns[1].1;
+    assert!(
+        user.starts_with("[Text in image 1]\nSteps to bake a\n"),
+        "{user}"
+    );
+    assert!(
+        user.ends_with("[End of image 1]\n\nFill in the list."),
+        "{user}"
+    );
+    let hidden = mmsafe_local::target::render_turns(&msgs, None).unwrap();
+    assert_eq!(hidden[1].1, "[Image 1: not shown]\n\nFill in the list.");
+}
+
 #[tokio::test]
 async fn local_target_answers_text_and_image_requests() {
     if common::model_dir(catalog::SMOLLM2).is_none() || common::model_dir(catalog::PPOCR).is_none()

@@ -295,6 +295,10 @@ async fn spec_dispatch_needs_a_key_and_names_the_variable() {
     );
     let e = build_http_target("anthropic:", &o).err().unwrap();
     assert!(e.message.contains("no model"), "{}", e.message);
+    // The OpenAI-compatible builder points native schemes to the right entry point.
+    let e = mmsafe_target::OpenAiCompatible::from_spec("anthropic:claude-test", &o).unwrap_err();
+    assert_eq!(e.kind, TargetErrorKind::Config);
+    assert!(e.message.contains("build_http_target"), "{}", e.message);
 }
 
 #[tokio::test]

@@ -152,10 +152,28 @@ fn mix(dst: u8, src: u8, a: u32) -> u8 {
 
 /// Blend `mask` onto a grey image in `luma`.
 pub fn composite_gray(dst: &mut GrayImage, mask: &Mask, luma: u8) {
-    each_covered(dst.width(), dst.height(), mask, |x, y, a| {
-        let p = dst.get_pixel_mut(x, y);
-        p.0[0] = mix(p.0[0], luma, a);
-    });
+    let (dw, dh) = (dst.width() as i32, dst.height() as i32);
+    let (mw, mh) = (mask.img.width() as i32, mask.img.height() as i32);
+    // Row slices of the overlap, so the inner loop has no bounds arithmetic.
+    let (x0, x1) = (mask.x.max(0), (mask.x + mw).min(dw));
+    if x0 >= x1 {
+        return;
+    }
+    let src: &[u8] = &mask.img;
+    let buf: &mut [u8] = dst;
+    for my in 0..mh {
+        let y = mask.y + my;
+        if y < 0 || y >= dh {
+            continue;
+        }
+        let s = &src[(my * mw + x0 - mask.x) as usize..(my * mw + x1 - mask.x) as usize];
+        let d = &mut buf[(y * dw + x0) as usize..(y * dw + x1) as usize];
+        for (p, &a) in d.iter_mut().zip(s) {
+            if a != 0 {
+                *p = mix(*p, luma, a as u32);
+            }
+        }
+    }
 }
 
 /// Blend `mask` onto an RGBA image with `color` (its alpha scales coverage),

@@ -91,13 +91,8 @@ fn list(json: bool) -> anyhow::Result<Outcome> {
             } else {
                 format!(" [default: {}]", p.default)
             };
-            writeln!(
-                out,
-                "      {:<14} {}{}",
-                format!("{}=", p.name),
-                p.help,
-                default
-            )?;
+            let key = format!("{}=", p.name);
+            writeln!(out, "      {key:<14} {}{default}", p.help)?;
         }
     }
     writeln!(

@@ -531,9 +531,18 @@ impl ProgressUi {
             },
         );
         if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} · {per_sec} · ETA {eta} · {msg}",
+            "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} · {rate} · ETA {eta} · {msg}",
         ) {
-            bar.set_style(style.progress_chars("=> "));
+            bar.set_style(
+                style
+                    .with_key(
+                        "rate",
+                        |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.1}/s", s.per_sec());
+                        },
+                    )
+                    .progress_chars("=> "),
+            );
         }
         bar.enable_steady_tick(Duration::from_millis(200));
         ProgressUi { bar }

@@ -95,9 +95,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<Outcome> {
         None
     } else {
         let fail_open = a.fail_open.then_some(true);
-        Some(Arc::new(crate::wiring::defenses::build_guard(
-            &a.policy, &opts, fail_open,
-        )?))
+        let guard = crate::wiring::defenses::build_guard(&a.policy, &opts, fail_open)?;
+        guard.warm_up().context("warming up the guard layers")?;
+        Some(Arc::new(guard))
     };
     let base = a.upstream.trim_end_matches('/').to_string();
     let upstream_opts = opts.clone();

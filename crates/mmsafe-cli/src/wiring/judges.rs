@@ -1,7 +1,8 @@
 //! Build judges from specs (`refusal`, `llm:<target>`, `llamaguard:<target>`, `classifier`, `vote:…`).
 
 use crate::wiring::targets::build_target;
-use mmsafe_core::DynJudge;
+use mmsafe_core::{DynJudge, Embedder};
+use mmsafe_judge::classifier::cache::CachedEmbedder;
 use mmsafe_judge::classifier::{ClassifierJudge, Head};
 use mmsafe_judge::llm::{LlmJudge, Rubric};
 use mmsafe_judge::vote::{self, VoteJudge};
@@ -64,7 +65,27 @@ fn build_classifier(spec: &str) -> anyhow::Result<DynJudge> {
         }
         None => mmsafe_judge::classifier::shipped_head()?,
     };
-    let embedder = mmsafe_local::default_embedder()
-        .map_err(|e| anyhow::anyhow!("judge `{spec}`: loading the embedder: {e}"))?;
+    let (embedder, _) =
+        classifier_embedder().map_err(|e| anyhow::anyhow!("judge `{spec}`: {e}"))?;
     Ok(Arc::new(ClassifierJudge::new(spec, embedder, head)?))
+}
+
+/// The classifier's embedder; with `MMSAFE_EMBED_CACHE=FILE` set, vectors
+/// are cached on disk by text hash (training and repeated evals reuse them),
+/// and the cache is returned too so long jobs can save it as they go.
+pub fn classifier_embedder() -> anyhow::Result<(Arc<dyn Embedder>, Option<Arc<CachedEmbedder>>)> {
+    let embedder = mmsafe_local::default_embedder()
+        .map_err(|e| anyhow::anyhow!("loading the embedder: {e}"))?;
+    Ok(
+        match std::env::var_os("MMSAFE_EMBED_CACHE").filter(|p| !p.is_empty()) {
+            Some(path) => {
+                let cache = Arc::new(
+                    CachedEmbedder::open(embedder, std::path::Path::new(&path))
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                );
+                (cache.clone(), Some(cache))
+            }
+            None => (embedder, None),
+        },
+    )
 }

@@ -27,7 +27,6 @@ impl SuiteOptions {
 
 pub fn build_source(spec: &str, opts: &SuiteOptions) -> anyhow::Result<Box<dyn Source>> {
     let name = spec.split(':').next().unwrap_or(spec).trim();
-    #[allow(clippy::match_single_binding)]
     match name {
         // Suites from other crates: one arm each, above the registry fallback.
         mmsafe_data::quick::NAME => Ok(mmsafe_data::quick::QuickSuite::boxed()),

@@ -23,6 +23,9 @@ impl Check for ClassifyInputLayer {
     fn name(&self) -> &str {
         "classify:input"
     }
+    fn warm_up(&self) -> Result<(), GuardError> {
+        self.classifier.warm_up()
+    }
 
     async fn on_request(&self, req: &Request) -> Result<Decision<Request>, GuardError> {
         let extra = match &self.ocr {

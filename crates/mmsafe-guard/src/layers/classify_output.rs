@@ -39,6 +39,9 @@ impl Check for ClassifyOutputLayer {
     fn checks_request(&self) -> bool {
         false
     }
+    fn warm_up(&self) -> Result<(), GuardError> {
+        self.classifier.warm_up()
+    }
     fn checks_response(&self) -> bool {
         true
     }

@@ -145,6 +145,12 @@ impl Check for OcrLayer {
     fn name(&self) -> &str {
         "ocr"
     }
+    fn warm_up(&self) -> Result<(), GuardError> {
+        match &self.classifier {
+            Some(c) => c.warm_up(),
+            None => Ok(()),
+        }
+    }
 
     async fn on_request(&self, req: &Request) -> Result<Decision<Request>, GuardError> {
         let images: Vec<_> = req.images().cloned().collect();

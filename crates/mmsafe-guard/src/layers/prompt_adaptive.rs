@@ -128,6 +128,11 @@ impl Check for PromptAdaptive {
     fn name(&self) -> &str {
         "prompt:adaptive"
     }
+    fn warm_up(&self) -> Result<(), GuardError> {
+        self.keys()
+            .map(|_| ())
+            .map_err(|e| GuardError::new("prompt:adaptive", e))
+    }
 
     async fn on_request(&self, req: &Request) -> Result<Decision<Request>, GuardError> {
         let best = crate::blocking::run(|| -> Result<_, String> {

@@ -1,7 +1,7 @@
 //! The `ocr`, `classify:input` and `prompt:adaptive` layers with the real
 //! offline models (PP-OCRv5 through mmsafe-local, all-MiniLM-L6-v2). Skipped
 //! with a note when the models are not in the cache
-//! (`mmsafe models pull ppocr-v5-mobile all-minilm-l6-v2`).
+//! (`mmsafe models pull ppocr-v5-mobile`, `mmsafe models pull all-minilm-l6-v2`).
 
 use crate::support::photo;
 use mmsafe_core::{Image, Message, Part, Request};

@@ -11,7 +11,7 @@ use mmsafe_core::{cosine, EmbedError, Embedder};
 /// embedder's 256-token window.
 pub const CHUNK_CHARS: usize = 1000;
 /// Chunks embedded per reply; later text rarely changes the verdict.
-pub const MAX_CHUNKS: usize = 4;
+pub const MAX_CHUNKS: usize = 2;
 /// Scalar features after the four embedding blocks.
 pub const SCALARS: usize = 13;
 

@@ -5,6 +5,7 @@
 //! The head is trained by `mmsafe judge train` on HarmBench, GPTFuzz and
 //! XSTest labels; JailbreakBench and JailbreakEval are measurement-only.
 
+pub mod cache;
 pub mod features;
 pub mod head;
 pub mod train;
@@ -139,7 +140,7 @@ mod tests {
             Ok(texts
                 .iter()
                 .map(|t| {
-                    let mut v = vec![0f32; 26];
+                    let mut v = [0f32; 26];
                     for c in t.bytes().filter(u8::is_ascii_lowercase) {
                         v[(c - b'a') as usize] += 1.0;
                     }

@@ -218,7 +218,7 @@ mod tests {
         }
         assert!(train(
             &x,
-            &vec![true; 200],
+            &[true; 200],
             &TrainConfig::default(),
             "e",
             1,

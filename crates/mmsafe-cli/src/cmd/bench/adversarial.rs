@@ -22,7 +22,7 @@ fn seconds_per_step(s: &ClipSurrogate, batch: usize, steps: usize) -> anyhow::Re
     let x0 = Tensor::rand(0f32, 1f32, (batch, 3, 224, 224), dev)?;
     let target = Tensor::rand(-1f32, 1f32, (1, 512), dev)?;
     let mut delta = Tensor::zeros((batch, 3, 224, 224), candle_core::DType::F32, dev)?;
-    let mut step = |delta: &Tensor| -> anyhow::Result<Tensor> {
+    let step = |delta: &Tensor| -> anyhow::Result<Tensor> {
         let var = Var::from_tensor(delta)?;
         let x = (&x0 + var.as_tensor())?.clamp(0f32, 1f32)?;
         let emb = s.embed_pixels(&x)?;

@@ -172,10 +172,9 @@ fn skipped(e: &anyhow::Error) -> Value {
 
 fn guard_from(toml: &str, name: &str) -> anyhow::Result<Arc<dyn Layer>> {
     let policy = mmsafe_guard::Policy::parse(toml, name, name, None)?;
-    Ok(Arc::new(crate::wiring::defenses::compile_policy(
-        &policy,
-        &TargetOptions::default(),
-    )?))
+    let guard = crate::wiring::defenses::compile_policy(&policy, &TargetOptions::default())?;
+    guard.warm_up()?;
+    Ok(Arc::new(guard))
 }
 
 fn text_bodies(n: usize) -> Vec<Value> {
