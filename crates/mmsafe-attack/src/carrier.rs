@@ -22,18 +22,31 @@ pub fn carrier(
     let from_case = || last_user_images(case).into_iter().next();
     match spec {
         "auto" => match from_case() {
-            Some(img) => Ok((decode_image(attack, &img)?, format!("case:{}", img.sha256()))),
+            Some(img) => Ok((
+                decode_image(attack, &img)?,
+                format!("case:{}", img.sha256()),
+            )),
             None => Ok((gradient(width, height, seed), "gradient".to_string())),
         },
         "case" => {
-            let img = from_case()
-                .ok_or_else(|| err(attack, format!("carrier=case but case `{}` has no image", case.id)))?;
-            Ok((decode_image(attack, &img)?, format!("case:{}", img.sha256())))
+            let img = from_case().ok_or_else(|| {
+                err(
+                    attack,
+                    format!("carrier=case but case `{}` has no image", case.id),
+                )
+            })?;
+            Ok((
+                decode_image(attack, &img)?,
+                format!("case:{}", img.sha256()),
+            ))
         }
         "noise" => Ok((noise(width, height, seed), "noise".to_string())),
         "gradient" => Ok((gradient(width, height, seed), "gradient".to_string())),
         "shapes" => Ok((shapes(width, height, seed), "shapes".to_string())),
-        "blank" | "white" => Ok((RgbaImage::from_pixel(width, height, Rgba([255, 255, 255, 255])), "blank".to_string())),
+        "blank" | "white" => Ok((
+            RgbaImage::from_pixel(width, height, Rgba([255, 255, 255, 255])),
+            "blank".to_string(),
+        )),
         path => Ok((load_image_file(attack, path)?, format!("file:{path}"))),
     }
 }
@@ -52,15 +65,28 @@ pub fn fit_width(img: &RgbaImage, width: u32) -> RgbaImage {
 pub fn noise(w: u32, h: u32, seed: u64) -> RgbaImage {
     let mut r = rng(seed);
     RgbaImage::from_fn(w, h, |_, _| {
-        Rgba([r.random_range(96..224), r.random_range(96..224), r.random_range(96..224), 255])
+        Rgba([
+            r.random_range(96..224),
+            r.random_range(96..224),
+            r.random_range(96..224),
+            255,
+        ])
     })
 }
 
 /// A diagonal two-colour gradient with seeded end colours.
 pub fn gradient(w: u32, h: u32, seed: u64) -> RgbaImage {
     let mut r = rng(seed);
-    let a: [f32; 3] = [r.random_range(120.0..255.0), r.random_range(120.0..255.0), r.random_range(120.0..255.0)];
-    let b: [f32; 3] = [r.random_range(120.0..255.0), r.random_range(120.0..255.0), r.random_range(120.0..255.0)];
+    let a: [f32; 3] = [
+        r.random_range(120.0..255.0),
+        r.random_range(120.0..255.0),
+        r.random_range(120.0..255.0),
+    ];
+    let b: [f32; 3] = [
+        r.random_range(120.0..255.0),
+        r.random_range(120.0..255.0),
+        r.random_range(120.0..255.0),
+    ];
     let span = (w + h).max(1) as f32;
     RgbaImage::from_fn(w, h, |x, y| {
         let t = (x + y) as f32 / span;
@@ -74,7 +100,12 @@ pub fn shapes(w: u32, h: u32, seed: u64) -> RgbaImage {
     let mut r = rng(seed);
     let mut img = RgbaImage::from_pixel(w, h, Rgba([240, 240, 235, 255]));
     for _ in 0..12 {
-        let color = Rgba([r.random_range(60..230), r.random_range(60..230), r.random_range(60..230), 255]);
+        let color = Rgba([
+            r.random_range(60..230),
+            r.random_range(60..230),
+            r.random_range(60..230),
+            255,
+        ]);
         let cx = r.random_range(0..w.max(1)) as i64;
         let cy = r.random_range(0..h.max(1)) as i64;
         let s = r.random_range(w.max(8) / 16..w.max(8) / 4).max(2) as i64;

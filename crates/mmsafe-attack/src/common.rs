@@ -109,23 +109,39 @@ fn meta_str(case: &Case, key: &str) -> Option<String> {
 }
 
 /// The text to work on and where it came from (for provenance).
-pub fn source_text(attack: &str, case: &Case, which: TextSource) -> Result<(String, &'static str), AttackError> {
+pub fn source_text(
+    attack: &str,
+    case: &Case,
+    which: TextSource,
+) -> Result<(String, &'static str), AttackError> {
     let prompt = case.prompt_text();
     let got = match which {
         TextSource::Auto => match meta_str(case, "instruction") {
             Some(i) if case.provenance.is_empty() => Some((i, "metadata.instruction")),
             _ => Some((prompt, "prompt")),
         },
-        TextSource::Instruction => meta_str(case, "instruction").map(|i| (i, "metadata.instruction")),
+        TextSource::Instruction => {
+            meta_str(case, "instruction").map(|i| (i, "metadata.instruction"))
+        }
         TextSource::Prompt => Some((prompt, "prompt")),
         TextSource::Question => Some((case.question(), "question")),
     };
     match got {
         Some((t, src)) if !t.trim().is_empty() => Ok((t, src)),
-        Some(_) => Err(err(attack, format!("case `{}` has no text to use ({src:?})", case.id, src = which))),
+        Some(_) => Err(err(
+            attack,
+            format!(
+                "case `{}` has no text to use ({src:?})",
+                case.id,
+                src = which
+            ),
+        )),
         None => Err(err(
             attack,
-            format!("case `{}` has no `instruction` metadata (use text=prompt or text=question)", case.id),
+            format!(
+                "case `{}` has no `instruction` metadata (use text=prompt or text=question)",
+                case.id
+            ),
         )),
     }
 }
@@ -147,7 +163,8 @@ pub fn load_font(attack: &str, spec: &str, candidates: &[&str]) -> Result<Font, 
 
 /// Decode an image file (PNG or JPEG); the error names the file.
 pub fn load_image_file(attack: &str, path: &str) -> Result<RgbaImage, AttackError> {
-    let bytes = std::fs::read(path).map_err(|e| err(attack, format!("cannot read image `{path}`: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| err(attack, format!("cannot read image `{path}`: {e}")))?;
     image::load_from_memory(&bytes)
         .map(|i| i.to_rgba8())
         .map_err(|e| err(attack, format!("cannot decode image `{path}`: {e}")))
@@ -192,7 +209,10 @@ impl Card {
     /// Read the common card parameters (`font`, `size`, `width`, `height`,
     /// `margin`, `overflow`, `align`, `background`, `color`).
     pub fn from_params(attack: &str, params: &Params, fonts: &[&str]) -> Result<Card, AttackError> {
-        let color = |k: &str| mmsafe_typography::parse_color(params.str(k)).map_err(|e| err(attack, format!("{k}: {e}")));
+        let color = |k: &str| {
+            mmsafe_typography::parse_color(params.str(k))
+                .map_err(|e| err(attack, format!("{k}: {e}")))
+        };
         Ok(Card {
             font: load_font(attack, params.str("font"), fonts)?,
             size: param(attack, params, "size")?,
@@ -215,12 +235,26 @@ impl Card {
         let mut style = mmsafe_typography::TextStyle::new(self.font.clone(), self.size);
         style.align = self.align;
         let fit = mmsafe_typography::Fit {
-            rect: mmsafe_typography::Rect::new(m, m, self.width - 2 * self.margin, self.height - 2 * self.margin),
+            rect: mmsafe_typography::Rect::new(
+                m,
+                m,
+                self.width - 2 * self.margin,
+                self.height - 2 * self.margin,
+            ),
             wrap: mmsafe_typography::Wrap::Pixels,
             overflow: self.overflow,
             min_size: 8.0,
         };
-        mmsafe_typography::render_text(self.width, self.height, self.background, self.color, text, &style, &fit, 0.0)
-            .map_err(|e| err(attack, e))
+        mmsafe_typography::render_text(
+            self.width,
+            self.height,
+            self.background,
+            self.color,
+            text,
+            &style,
+            &fit,
+            0.0,
+        )
+        .map_err(|e| err(attack, e))
     }
 }

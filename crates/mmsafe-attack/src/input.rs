@@ -33,28 +33,51 @@ fn hazard_of(get: &dyn Fn(&str) -> Option<String>) -> Hazard {
         .unwrap_or(Hazard::NonViolentCrimes)
 }
 
-fn make_case(file: &Path, index: usize, text: String, get: &dyn Fn(&str) -> Option<String>, all: Vec<(String, String)>) -> Case {
+fn make_case(
+    file: &Path,
+    index: usize,
+    text: String,
+    get: &dyn Fn(&str) -> Option<String>,
+    all: Vec<(String, String)>,
+) -> Case {
     let id = get("id").unwrap_or_else(|| format!("{}", index + 1));
     let expect = match get("expect").as_deref() {
         Some("comply") => Expect::Comply,
         _ => Expect::Refuse,
     };
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("input");
-    let mut c = Case::text(format!("{stem}:{id}"), text.clone(), hazard_of(get), expect, file.display().to_string());
+    let mut c = Case::text(
+        format!("{stem}:{id}"),
+        text.clone(),
+        hazard_of(get),
+        expect,
+        file.display().to_string(),
+    );
     for (k, v) in all {
         c.metadata.insert(k, serde_json::Value::String(v));
     }
-    c.metadata.entry("question".to_string()).or_insert(serde_json::Value::String(text));
+    c.metadata
+        .entry("question".to_string())
+        .or_insert(serde_json::Value::String(text));
     c
 }
 
-fn pick_column<'a>(file: &Path, columns: &'a [String], wanted: Option<&str>) -> Result<&'a str, InputError> {
+fn pick_column<'a>(
+    file: &Path,
+    columns: &'a [String],
+    wanted: Option<&str>,
+) -> Result<&'a str, InputError> {
     if let Some(w) = wanted {
         return columns
             .iter()
             .find(|c| c.as_str() == w)
             .map(String::as_str)
-            .ok_or_else(|| ierr(file, format!("no column `{w}`; columns: {}", columns.join(", "))));
+            .ok_or_else(|| {
+                ierr(
+                    file,
+                    format!("no column `{w}`; columns: {}", columns.join(", ")),
+                )
+            });
     }
     TEXT_COLUMNS
         .iter()
@@ -98,9 +121,20 @@ fn read_csv(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> 
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| ierr(file, format!("row {}: {e}", i + 2)))?;
-        let pairs: Vec<(String, String)> = headers.iter().cloned().zip(rec.iter().map(str::to_string)).collect();
-        let get = |k: &str| pairs.iter().find(|(h, _)| h == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
-        let text = get(&col).ok_or_else(|| ierr(file, format!("row {}: column `{col}` is empty", i + 2)))?;
+        let pairs: Vec<(String, String)> = headers
+            .iter()
+            .cloned()
+            .zip(rec.iter().map(str::to_string))
+            .collect();
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(h, _)| h == k)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
+        };
+        let text = get(&col)
+            .ok_or_else(|| ierr(file, format!("row {}: column `{col}` is empty", i + 2)))?;
         out.push(make_case(file, i, text, &get, pairs.clone()));
     }
     Ok(out)
@@ -109,7 +143,11 @@ fn read_csv(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> 
 fn read_jsonl(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> {
     let text = std::fs::read_to_string(file).map_err(|e| ierr(file, e.to_string()))?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| ierr(file, format!("line {}: {e}", i + 1)))?;
         let obj = v
@@ -117,12 +155,27 @@ fn read_jsonl(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError
             .ok_or_else(|| ierr(file, format!("line {}: not a JSON object", i + 1)))?;
         let pairs: Vec<(String, String)> = obj
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string()),
+                )
+            })
             .collect();
         let keys: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
-        let col = pick_column(file, &keys, column).map_err(|e| ierr(file, format!("line {}: {}", i + 1, e.message)))?;
-        let get = |k: &str| pairs.iter().find(|(h, _)| h == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
-        let t = get(col).ok_or_else(|| ierr(file, format!("line {}: field `{col}` is empty", i + 1)))?;
+        let col = pick_column(file, &keys, column)
+            .map_err(|e| ierr(file, format!("line {}: {}", i + 1, e.message)))?;
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(h, _)| h == k)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
+        };
+        let t = get(col)
+            .ok_or_else(|| ierr(file, format!("line {}: field `{col}` is empty", i + 1)))?;
         out.push(make_case(file, out.len(), t, &get, pairs.clone()));
     }
     Ok(out)
@@ -130,7 +183,10 @@ fn read_jsonl(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError
 
 fn read_lines(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> {
     if let Some(c) = column {
-        return Err(ierr(file, format!("--column `{c}` needs a .csv or .jsonl input")));
+        return Err(ierr(
+            file,
+            format!("--column `{c}` needs a .csv or .jsonl input"),
+        ));
     }
     let text = std::fs::read_to_string(file).map_err(|e| ierr(file, e.to_string()))?;
     Ok(text

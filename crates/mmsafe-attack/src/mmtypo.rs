@@ -6,7 +6,9 @@
 
 use crate::extract::{self, Extraction};
 use mmsafe_core::{Case, DynTarget};
-use mmsafe_typography::{draw_layout_gray, wrap_pixels_continuation, Font, GrayImage, Layout, Luma, TextStyle};
+use mmsafe_typography::{
+    draw_layout_gray, wrap_pixels_continuation, Font, GrayImage, Layout, Luma, TextStyle,
+};
 
 pub const FONTS: &[&str] = &[
     "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",

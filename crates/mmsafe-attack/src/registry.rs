@@ -41,7 +41,10 @@ impl BuildCtx {
             return Ok(None);
         }
         let builder = self.target_builder.as_ref().ok_or_else(|| {
-            AttackError::new(attack, format!("extractor `{spec}`: no target wiring available here"))
+            AttackError::new(
+                attack,
+                format!("extractor `{spec}`: no target wiring available here"),
+            )
         })?;
         builder(spec)
             .map(Some)
@@ -50,7 +53,8 @@ impl BuildCtx {
 }
 
 /// Builds an attack from its name (as registered) and resolved parameters.
-pub type BuildFn = fn(name: &str, params: &Params, ctx: &BuildCtx) -> Result<DynAttack, AttackError>;
+pub type BuildFn =
+    fn(name: &str, params: &Params, ctx: &BuildCtx) -> Result<DynAttack, AttackError>;
 
 /// One registered attack.
 #[derive(Clone)]
@@ -116,12 +120,17 @@ pub fn build_one(spec: &str, ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
     // A target spec contains `:` and `,`, which the `NAME:k=v` syntax cannot
     // carry, so `extractor=` takes the rest of the spec and must come last.
     let (head, extractor) = match spec.find("extractor=") {
-        Some(i) => (spec[..i].trim_end_matches([',', ':']), Some(&spec[i + "extractor=".len()..])),
+        Some(i) => (
+            spec[..i].trim_end_matches([',', ':']),
+            Some(&spec[i + "extractor=".len()..]),
+        ),
         None => (spec, None),
     };
     let mut parsed = Spec::parse(head).map_err(|e| AttackError::new(spec, e.message))?;
     if let Some(e) = extractor {
-        parsed.params.insert("extractor".to_string(), e.trim().to_string());
+        parsed
+            .params
+            .insert("extractor".to_string(), e.trim().to_string());
     }
     let all = registry(ctx);
     let Some(entry) = all.iter().find(|a| a.name == parsed.name.as_str()) else {

@@ -19,12 +19,27 @@ use std::path::{Path, PathBuf};
 
 const EMBEDDED: &[(&str, &str)] = &[
     ("roleplay.toml", include_str!("../templates/roleplay.toml")),
-    ("refusal-suppression.toml", include_str!("../templates/refusal-suppression.toml")),
-    ("prefix-injection.toml", include_str!("../templates/prefix-injection.toml")),
-    ("hypothetical.toml", include_str!("../templates/hypothetical.toml")),
+    (
+        "refusal-suppression.toml",
+        include_str!("../templates/refusal-suppression.toml"),
+    ),
+    (
+        "prefix-injection.toml",
+        include_str!("../templates/prefix-injection.toml"),
+    ),
+    (
+        "hypothetical.toml",
+        include_str!("../templates/hypothetical.toml"),
+    ),
     ("fiction.toml", include_str!("../templates/fiction.toml")),
-    ("many-shot.toml", include_str!("../templates/many-shot.toml")),
-    ("image-instructions.toml", include_str!("../templates/image-instructions.toml")),
+    (
+        "many-shot.toml",
+        include_str!("../templates/many-shot.toml"),
+    ),
+    (
+        "image-instructions.toml",
+        include_str!("../templates/image-instructions.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -78,8 +93,7 @@ fn parse(text: &str, origin: &str) -> Result<Template, TemplateError> {
         message: e.to_string(),
     })?;
     let valid_name = !t.name.is_empty()
-        && t
-            .name
+        && t.name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid_name {
@@ -184,11 +198,21 @@ mod tests {
     fn user_dir_extends_and_overrides() {
         let dir = std::env::temp_dir().join(format!("mmsafe-tpl-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("mine.toml"), "name = \"mine\"\nsummary = \"s\"\ntemplate = \"X {prompt} Y\"\n").unwrap();
+        std::fs::write(
+            dir.join("mine.toml"),
+            "name = \"mine\"\nsummary = \"s\"\ntemplate = \"X {prompt} Y\"\n",
+        )
+        .unwrap();
         let lib = TemplateLibrary::with_dirs(std::slice::from_ref(&dir)).unwrap();
         assert_eq!(lib.get("mine").unwrap().render("p", "q"), "X p Y");
-        std::fs::write(dir.join("bad.toml"), "name = \"bad\"\nsummary = \"s\"\ntemplate = \"no placeholder\"\n").unwrap();
-        let err = TemplateLibrary::with_dirs(std::slice::from_ref(&dir)).unwrap_err().to_string();
+        std::fs::write(
+            dir.join("bad.toml"),
+            "name = \"bad\"\nsummary = \"s\"\ntemplate = \"no placeholder\"\n",
+        )
+        .unwrap();
+        let err = TemplateLibrary::with_dirs(std::slice::from_ref(&dir))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bad.toml"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }

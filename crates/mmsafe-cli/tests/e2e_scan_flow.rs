@@ -700,3 +700,130 @@ async fn quick_suite_plan_and_resume_from_same_directory() {
     // file` because the plan stores the suite path as typed (relative); it
     // should reach the (still down) endpoint instead. F6.
 }
+
+/// Once the target has answered, failures are recorded per attempt with
+/// their kind; a provider block is never counted as safe; the error gate trips.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_attempt_failures_are_recorded_and_never_safe() {
+    use mmsafe_testkit::{Fault, When};
+    let server = MockServer::start(
+        MockConfig::default()
+            .reply(Reply::Fixed(
+                "Sure, here is everything you asked for.".into(),
+            ))
+            .fault(When::Indices(vec![1]), Fault::MalformedJson)
+            .fault(When::Indices(vec![3]), Fault::ContentFilter)
+            .fault(When::Indices(vec![5]), Fault::Status(400)),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rows: String = (1..=6).map(|i| format!("Question number {i}?\n")).collect();
+    write(d, "six.csv", &format!("prompt\n{rows}"));
+    let t = server.target_spec();
+    let out = run_in(
+        d,
+        &[
+            "scan",
+            "--target",
+            &t,
+            "--suite",
+            "csv:six.csv",
+            "--store",
+            "qa.db",
+            "--run-name",
+            "faulty",
+            "--no-cache",
+            "--concurrency",
+            "1",
+            "--json",
+            "--fail-above",
+            "error_rate=0.1",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let j = json(&out);
+    assert_eq!(j["attempts"], 6, "{j}");
+    assert_eq!(
+        server.request_count(),
+        6,
+        "non-transient failures are not retried"
+    );
+    let c = &j["counts"]["expect_refuse"];
+    let complied = c["complied"].as_u64().unwrap();
+    let refused = c["refused"].as_u64().unwrap();
+    assert_eq!(complied, 3, "{j}");
+    assert_eq!(
+        refused, 0,
+        "a provider block or an error was counted as a refusal: {j}"
+    );
+    assert_eq!(j["counts"]["target_errors"], 2, "{j}");
+    assert_eq!(j["asr"], 1.0, "{j}");
+
+    let out = run_in(d, &["runs", "list", "--store", "qa.db", "--json"]).await;
+    let runs = json(&out);
+    assert_eq!(runs[0]["errors"], 2, "{runs}");
+    assert_eq!(runs[0]["status"], "completed", "{runs}");
+    server.shutdown().await;
+}
+
+/// Credentials typed into a target URL must not be echoed back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_url_credentials_are_not_echoed() {
+    let server = MockServer::start(MockConfig::default().reply(Reply::refuse_harmful()))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "sb.csv", SAFEBENCH);
+    let secret = "QaS3cretPw";
+    let with_creds = format!(
+        "openai-compatible:http://qauser:{secret}@{}/v1#mock-model",
+        server.addr()
+    );
+    let out = run_in(
+        d,
+        &[
+            "scan",
+            "--target",
+            &with_creds,
+            "--suite",
+            "figstep:sb.csv",
+            "--dry-run",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains(secret) && !text(&out.stderr).contains(secret));
+
+    let out = run_in(
+        d,
+        &[
+            "scan",
+            "--target",
+            &with_creds,
+            "--suite",
+            "figstep:sb.csv",
+            "--store",
+            "qa.db",
+            "--run-name",
+            "creds",
+            "--no-cache",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains(secret), "{}", text(&out.stdout));
+    assert_eq!(server.request_count(), 2);
+    // FIXME(qa): `runs show creds`, `runs list --json` and the store's
+    // `runs.plan` contain `qauser:QaS3cretPw@…` verbatim (docs/targets.md says
+    // URL credentials and `?api-key=` are redacted from the recorded spec), and
+    // an unreachable-endpoint error line prints the full URL with them.
+    // Expected: `runs show` output without the secret. /tmp/qa-findings.md F1b.
+    // FIXME(qa): a base URL with a query string (`…/v1?api-version=X#m`) is
+    // called as `/v1?api-version=X/chat/completions`. F1c.
+    server.shutdown().await;
+}

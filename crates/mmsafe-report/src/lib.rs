@@ -6,12 +6,14 @@
 
 mod diff;
 pub mod fmt;
+mod html;
 mod markdown;
 mod model;
 mod table;
 mod terminal;
 
 pub use diff::{render_diff, render_diff_json};
+pub use html::render_html;
 pub use markdown::render_markdown;
 pub use terminal::render_terminal;
 

@@ -28,7 +28,10 @@ impl fmt::Display for FontSource {
 }
 
 /// Bundled faces (DejaVu, Bitstream Vera derived licence, shipped by the `dejavu` crate).
-pub const BUNDLED: &[(&str, fn() -> &'static [u8])] = &[
+/// Returns the bytes of a bundled font file.
+pub type FontData = fn() -> &'static [u8];
+
+pub const BUNDLED: &[(&str, FontData)] = &[
     ("dejavu-sans", dejavu::sans::regular),
     ("dejavu-sans-bold", dejavu::sans::bold),
     ("dejavu-sans-oblique", dejavu::sans::oblique),
@@ -99,16 +102,21 @@ impl Font {
 
     /// A bundled face by name (see [`BUNDLED`]).
     pub fn bundled(name: &str) -> Result<Font, Error> {
-        let (name, data) = BUNDLED
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| Error::FontNotFound {
-                spec: format!("bundled:{name}"),
-                detail: format!(
-                    "bundled fonts: {}",
-                    BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-                ),
-            })?;
+        let (name, data) =
+            BUNDLED
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or_else(|| Error::FontNotFound {
+                    spec: format!("bundled:{name}"),
+                    detail: format!(
+                        "bundled fonts: {}",
+                        BUNDLED
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })?;
         let font = FontArc::try_from_slice(data()).map_err(|e| Error::BadFont {
             source_name: format!("bundled:{name}"),
             detail: e.to_string(),
@@ -246,7 +254,10 @@ impl Font {
     /// ascender anchor) plus `spacing`.
     pub fn line_pitch(&self, size: f32, spacing: f32) -> i32 {
         let a = self.glyph('A');
-        let bottom = self.cache().get(self, a, size).map_or(0, |g| g.top + g.height as i32);
+        let bottom = self
+            .cache()
+            .get(self, a, size)
+            .map_or(0, |g| g.top + g.height as i32);
         self.ascent_px(size) + bottom + spacing.round() as i32
     }
 }

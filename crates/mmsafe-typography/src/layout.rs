@@ -233,9 +233,7 @@ pub fn wrap_text(text: &str, style: &TextStyle, wrap: Wrap, width: u32) -> Vec<S
             })
             .collect(),
         Wrap::Pixels => wrap_pixels(&style.font, style.size, text, width),
-        Wrap::PixelsContinuation => {
-            wrap_pixels_continuation(&style.font, style.size, text, width)
-        }
+        Wrap::PixelsContinuation => wrap_pixels_continuation(&style.font, style.size, text, width),
     }
 }
 

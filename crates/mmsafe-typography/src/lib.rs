@@ -40,6 +40,7 @@ pub enum Error {
 /// Render `text` on a `width`×`height` canvas of `background` in `color`:
 /// wrap and place it per `fit`, rotate by `rotation` degrees (counter-clockwise,
 /// about the text's centre), one image per page.
+#[allow(clippy::too_many_arguments)]
 pub fn render_text(
     width: u32,
     height: u32,
@@ -55,7 +56,14 @@ pub fn render_text(
         .iter()
         .map(|layout| {
             let mut img = RgbaImage::from_pixel(width, height, background);
-            draw_layout(&mut img, layout, color, rotation, fit_opts.overflow == Overflow::Clip, fit_opts.rect);
+            draw_layout(
+                &mut img,
+                layout,
+                color,
+                rotation,
+                fit_opts.overflow == Overflow::Clip,
+                fit_opts.rect,
+            );
             img
         })
         .collect())

@@ -24,7 +24,12 @@ fn encode(w: u32, h: u32, color: png::ColorType, data: &[u8]) -> Result<Vec<u8>,
 
 /// 8-bit greyscale PNG.
 pub fn encode_gray(img: &GrayImage) -> Result<Vec<u8>, Error> {
-    encode(img.width(), img.height(), png::ColorType::Grayscale, img.as_raw())
+    encode(
+        img.width(),
+        img.height(),
+        png::ColorType::Grayscale,
+        img.as_raw(),
+    )
 }
 
 /// The smallest lossless PNG colour type for these pixels: grey when every
@@ -37,7 +42,10 @@ pub fn encode_rgba(img: &RgbaImage) -> Result<Vec<u8>, Error> {
         return encode(img.width(), img.height(), png::ColorType::Grayscale, &grey);
     }
     if opaque {
-        let rgb: Vec<u8> = raw.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        let rgb: Vec<u8> = raw
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
         return encode(img.width(), img.height(), png::ColorType::Rgb, &rgb);
     }
     encode(img.width(), img.height(), png::ColorType::Rgba, raw)
@@ -46,5 +54,10 @@ pub fn encode_rgba(img: &RgbaImage) -> Result<Vec<u8>, Error> {
 /// Encode keeping the alpha channel even when fully opaque (for attacks whose
 /// point is the alpha channel).
 pub fn encode_rgba_keep_alpha(img: &RgbaImage) -> Result<Vec<u8>, Error> {
-    encode(img.width(), img.height(), png::ColorType::Rgba, img.as_raw())
+    encode(
+        img.width(),
+        img.height(),
+        png::ColorType::Rgba,
+        img.as_raw(),
+    )
 }

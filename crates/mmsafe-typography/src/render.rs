@@ -18,7 +18,12 @@ impl Mask {
     /// Rasterize every line of `layout` (cached glyphs, whole-pixel positions).
     pub fn from_layout(layout: &Layout) -> Mask {
         let x0 = layout.lines.iter().map(|l| l.x).min().unwrap_or(0);
-        let x1 = layout.lines.iter().map(|l| l.x + l.width).max().unwrap_or(0);
+        let x1 = layout
+            .lines
+            .iter()
+            .map(|l| l.x + l.width)
+            .max()
+            .unwrap_or(0);
         let y0 = layout.lines.first().map_or(0, |l| l.top);
         // Glyphs may overhang their advance box (italics, wide bold strokes).
         let pad = (layout.size / 4.0).ceil() as i32 + 2;
@@ -36,7 +41,14 @@ impl Mask {
                 let Some(g) = cache.get(font, id, layout.size) else {
                     continue;
                 };
-                blit_max(&mut img, &g.coverage, g.width, g.height, pen + g.left - mx, baseline + g.top - my);
+                blit_max(
+                    &mut img,
+                    &g.coverage,
+                    g.width,
+                    g.height,
+                    pen + g.left - mx,
+                    baseline + g.top - my,
+                );
             }
         }
         Mask { x: mx, y: my, img }
@@ -100,7 +112,14 @@ impl Mask {
                 y1 = y1.max(y);
             }
         }
-        (x0 != u32::MAX).then(|| Rect::new(self.x + x0 as i32, self.y + y0 as i32, x1 - x0 + 1, y1 - y0 + 1))
+        (x0 != u32::MAX).then(|| {
+            Rect::new(
+                self.x + x0 as i32,
+                self.y + y0 as i32,
+                x1 - x0 + 1,
+                y1 - y0 + 1,
+            )
+        })
     }
 }
 
@@ -198,7 +217,8 @@ pub fn composite_rgba(dst: &mut RgbaImage, mask: &Mask, color: Rgba<u8>) {
             return;
         }
         for k in 0..3 {
-            let v = (color.0[k] as u32 * a * 255 + p.0[k] as u32 * da * (255 - a) + out_a / 2) / out_a;
+            let v =
+                (color.0[k] as u32 * a * 255 + p.0[k] as u32 * da * (255 - a) + out_a / 2) / out_a;
             p.0[k] = v.min(255) as u8;
         }
         p.0[3] = ((out_a + 127) / 255).min(255) as u8;

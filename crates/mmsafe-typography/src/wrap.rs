@@ -104,7 +104,8 @@ fn chunks(t: &[char]) -> Vec<String> {
             let c = t[e];
             let ei = e as isize;
             if c == '-' {
-                let behind_two = at(ei - 2).is_some_and(is_letter) && at(ei - 1).is_some_and(is_letter);
+                let behind_two =
+                    at(ei - 2).is_some_and(is_letter) && at(ei - 1).is_some_and(is_letter);
                 let behind_alt = at(ei - 3).is_some_and(is_letter)
                     && at(ei - 2) == Some('-')
                     && at(ei - 1).is_some_and(is_letter);
@@ -293,15 +294,24 @@ mod tests {
             wrap_chars("A well-known long-distance x", 15),
             ["A well-known", "long-distance x"]
         );
-        assert_eq!(wrap_chars("aaaa-bbbb-cccc-dddd", 10), ["aaaa-bbbb-", "cccc-dddd"]);
+        assert_eq!(
+            wrap_chars("aaaa-bbbb-cccc-dddd", 10),
+            ["aaaa-bbbb-", "cccc-dddd"]
+        );
         assert_eq!(wrap_chars("x-y z", 3), ["x-y", "z"]);
-        assert_eq!(wrap_chars("hello--world foo", 8), ["hello--", "world", "foo"]);
+        assert_eq!(
+            wrap_chars("hello--world foo", 8),
+            ["hello--", "world", "foo"]
+        );
     }
 
     #[test]
     fn chunking_matches_python() {
         let c = chunks(&munge("Hello there -- you good-bye"));
-        assert_eq!(c, ["Hello", " ", "there", " ", "--", " ", "you", " ", "good-", "bye"]);
+        assert_eq!(
+            c,
+            ["Hello", " ", "there", " ", "--", " ", "you", " ", "good-", "bye"]
+        );
         let c = chunks(&munge("ab--cd"));
         assert_eq!(c, ["ab", "--", "cd"]);
         let c = chunks(&munge("e-mail 3-d"));

@@ -4,7 +4,9 @@
 //! `*` for the concatenated phrase.
 
 use crate::attacks::figstep::{FALLBACK_FONT, FREEMONO_BOLD};
-use crate::common::{self, derive, param, png_gray, replace_last_user, rng, source_text, TextSource};
+use crate::common::{
+    self, derive, param, png_gray, replace_last_user, rng, source_text, TextSource,
+};
 use crate::extract;
 use crate::registry::{AttackSpec, BuildCtx};
 use async_trait::async_trait;
@@ -52,7 +54,10 @@ fn build(name: &str, params: &Params, ctx: &BuildCtx) -> Result<DynAttack, Attac
         _ => {
             let k: usize = param(name, params, "slices")?;
             if !(3..=7).contains(&k) {
-                return Err(common::err(name, format!("slices={k}: must be 3-7 or auto")));
+                return Err(common::err(
+                    name,
+                    format!("slices={k}: must be 3-7 or auto"),
+                ));
             }
             Some(k)
         }
@@ -119,7 +124,10 @@ pub fn slice_texts(phrase: &str, cuts: &[usize]) -> Vec<String> {
     let mut bounds = vec![0];
     bounds.extend_from_slice(cuts);
     bounds.push(chars.len());
-    bounds.windows(2).map(|w| chars[w[0]..w[1]].iter().collect()).collect()
+    bounds
+        .windows(2)
+        .map(|w| chars[w[0]..w[1]].iter().collect())
+        .collect()
 }
 
 fn prompt(title: &str, k: usize) -> String {
@@ -139,7 +147,10 @@ impl Attack for FigStepPro {
     async fn apply(&self, case: &Case, seed: u64) -> Result<Vec<Case>, AttackError> {
         let (text, from) = match source_text(&self.label, case, self.source)? {
             (t, "metadata.instruction") => (t, "metadata.instruction".to_string()),
-            (t, src) => (extract::instruction_rules(&t), format!("{src} (rephrased by rules)")),
+            (t, src) => (
+                extract::instruction_rules(&t),
+                format!("{src} (rephrased by rules)"),
+            ),
         };
         let (title, keyword, method) = match extract::split_keyword(&text) {
             Some((title, kw)) => (title, kw, "instruction head".to_string()),
@@ -147,15 +158,16 @@ impl Attack for FigStepPro {
                 let e = extract::extract(&case.question(), self.extractor.as_ref(), 4).await;
                 let title = match e.changed_question.find(&e.key_phrase) {
                     Some(_) => e.changed_question.replacen(&e.key_phrase, "*", 1),
-                    None => format!("Steps to do *."),
+                    None => "Steps to do *.".to_string(),
                 };
                 (title, e.key_phrase, e.method)
             }
         };
-        let cuts = plan_cuts(&keyword, self.slices, seed).map_err(|e| common::err(&self.label, e))?;
+        let cuts =
+            plan_cuts(&keyword, self.slices, seed).map_err(|e| common::err(&self.label, e))?;
         let mut style = TextStyle::new(self.font.clone(), self.size);
         style.spacing = 0.0;
-        let layout = Layout::place(&[keyword.clone()], &style, (0, 20), None);
+        let layout = Layout::place(std::slice::from_ref(&keyword), &style, (0, 20), None);
         let xs = layout.char_positions(0);
         let width = (layout.max_width() + self.margin as i32).max(1) as u32;
         let mut strip = GrayImage::from_pixel(width, self.height, Luma([255]));
@@ -177,7 +189,15 @@ impl Attack for FigStepPro {
             "slices": slice_texts(&keyword, &cuts),
         });
         let msgs = replace_last_user(case, parts);
-        Ok(vec![derive(case, &self.label, &self.params, seed, None, msgs, detail)])
+        Ok(vec![derive(
+            case,
+            &self.label,
+            &self.params,
+            seed,
+            None,
+            msgs,
+            detail,
+        )])
     }
 }
 
@@ -187,21 +207,35 @@ mod tests {
 
     #[test]
     fn no_slice_holds_a_complete_word() {
-        for phrase in ["illegal drugs", "hire a hacker", "counterfeit money", "ab cd ef gh"] {
-            let words: Vec<&str> = phrase.split_whitespace().filter(|w| w.chars().count() >= 2).collect();
+        for phrase in [
+            "illegal drugs",
+            "hire a hacker",
+            "counterfeit money",
+            "ab cd ef gh",
+        ] {
+            let words: Vec<&str> = phrase
+                .split_whitespace()
+                .filter(|w| w.chars().count() >= 2)
+                .collect();
             for seed in 0..200 {
                 let cuts = plan_cuts(phrase, None, seed).unwrap();
                 let k = cuts.len() + 1;
                 assert!((3..=7).contains(&k), "{phrase} seed {seed}: {k} slices");
                 for s in slice_texts(phrase, &cuts) {
                     for w in &words {
-                        assert!(!s.contains(w), "{phrase} seed {seed}: slice `{s}` holds `{w}`");
+                        assert!(
+                            !s.contains(w),
+                            "{phrase} seed {seed}: slice `{s}` holds `{w}`"
+                        );
                     }
                 }
                 assert_eq!(slice_texts(phrase, &cuts).concat(), phrase);
             }
         }
-        assert_ne!(plan_cuts("illegal drugs", None, 1), plan_cuts("illegal drugs", None, 2));
+        assert_ne!(
+            plan_cuts("illegal drugs", None, 1),
+            plan_cuts("illegal drugs", None, 2)
+        );
         assert!(plan_cuts("ab", Some(3), 0).is_err());
     }
 }

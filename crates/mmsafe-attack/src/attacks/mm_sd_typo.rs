@@ -3,7 +3,10 @@
 //! runs no diffusion model: the top image is a file (`image=PATH`) or the
 //! case's own image; without either the attack fails rather than substitute.
 
-use crate::common::{self, decode_image, derive, last_user_images, load_image_file, param, png_rgba, replace_last_user};
+use crate::common::{
+    self, decode_image, derive, last_user_images, load_image_file, param, png_rgba,
+    replace_last_user,
+};
 use crate::mmtypo;
 use crate::registry::{AttackSpec, BuildCtx};
 use async_trait::async_trait;
@@ -14,11 +17,23 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::new("image", "case", "top image: `case` (the case's first image) or a PNG/JPEG path"),
-    ParamSpec::new("font", "auto", "auto = Liberation Sans (Arial-metric) if installed, else bundled:dejavu-sans"),
+    ParamSpec::new(
+        "image",
+        "case",
+        "top image: `case` (the case's first image) or a PNG/JPEG path",
+    ),
+    ParamSpec::new(
+        "font",
+        "auto",
+        "auto = Liberation Sans (Arial-metric) if installed, else bundled:dejavu-sans",
+    ),
     ParamSpec::new("size", "90", "font size in px"),
     ParamSpec::new("width", "1024", "typography width in px"),
-    ParamSpec::new("extractor", "rules", "key-phrase extractor: rules or a target spec (must be the last parameter)"),
+    ParamSpec::new(
+        "extractor",
+        "rules",
+        "key-phrase extractor: rules or a target spec (must be the last parameter)",
+    ),
 ];
 
 pub const SPEC: AttackSpec = AttackSpec {
@@ -66,25 +81,45 @@ impl Attack for MmSdTypo {
             Some((img, src)) => (img.clone(), src.clone()),
             None => {
                 let img = last_user_images(case).into_iter().next().ok_or_else(|| {
-                    common::err(&self.label, format!("case `{}` has no image; pass image=PATH", case.id))
+                    common::err(
+                        &self.label,
+                        format!("case `{}` has no image; pass image=PATH", case.id),
+                    )
                 })?;
-                (decode_image(&self.label, &img)?, format!("case:{}", img.sha256()))
+                (
+                    decode_image(&self.label, &img)?,
+                    format!("case:{}", img.sha256()),
+                )
             }
         };
         let e = mmtypo::key_phrase(case, self.extractor.as_ref()).await;
         let typo = mmtypo::render(&self.font, self.size, self.width, &e.key_phrase);
         let w = top.width().max(typo.width());
-        let mut out = RgbaImage::from_pixel(w, top.height() + typo.height(), Rgba([255, 255, 255, 255]));
+        let mut out =
+            RgbaImage::from_pixel(w, top.height() + typo.height(), Rgba([255, 255, 255, 255]));
         let typo_rgba = image::DynamicImage::ImageLuma8(typo).to_rgba8();
-        out.copy_from(&top, 0, 0).map_err(|x| common::err(&self.label, x))?;
-        out.copy_from(&typo_rgba, 0, top.height()).map_err(|x| common::err(&self.label, x))?;
-        let parts = vec![Part::text(e.rephrased.clone()), Part::image(png_rgba(&self.label, &out)?)];
+        out.copy_from(&top, 0, 0)
+            .map_err(|x| common::err(&self.label, x))?;
+        out.copy_from(&typo_rgba, 0, top.height())
+            .map_err(|x| common::err(&self.label, x))?;
+        let parts = vec![
+            Part::text(e.rephrased.clone()),
+            Part::image(png_rgba(&self.label, &out)?),
+        ];
         let detail = serde_json::json!({
             "font": self.font.source().to_string(),
             "top_image": top_src,
             "extraction": e,
         });
         let msgs = replace_last_user(case, parts);
-        Ok(vec![derive(case, &self.label, &self.params, seed, None, msgs, detail)])
+        Ok(vec![derive(
+            case,
+            &self.label,
+            &self.params,
+            seed,
+            None,
+            msgs,
+            detail,
+        )])
     }
 }

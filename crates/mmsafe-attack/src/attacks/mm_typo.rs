@@ -54,9 +54,20 @@ impl Attack for MmTypo {
     async fn apply(&self, case: &Case, seed: u64) -> Result<Vec<Case>, AttackError> {
         let e = mmtypo::key_phrase(case, self.extractor.as_ref()).await;
         let img = mmtypo::render(&self.font, self.size, self.width, &e.key_phrase);
-        let parts = vec![Part::text(e.rephrased.clone()), Part::image(png_gray(&self.label, &img)?)];
+        let parts = vec![
+            Part::text(e.rephrased.clone()),
+            Part::image(png_gray(&self.label, &img)?),
+        ];
         let detail = serde_json::json!({"font": self.font.source().to_string(), "extraction": e});
         let msgs = replace_last_user(case, parts);
-        Ok(vec![derive(case, &self.label, &self.params, seed, None, msgs, detail)])
+        Ok(vec![derive(
+            case,
+            &self.label,
+            &self.params,
+            seed,
+            None,
+            msgs,
+            detail,
+        )])
     }
 }

@@ -11,8 +11,16 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::new("text", "prompt", "text put into {prompt}: prompt, question, instruction, auto"),
-    ParamSpec::new("shots", "all", "for templates with prior turns: how many to include (a number or `all`)"),
+    ParamSpec::new(
+        "text",
+        "prompt",
+        "text put into {prompt}: prompt, question, instruction, auto",
+    ),
+    ParamSpec::new(
+        "shots",
+        "all",
+        "for templates with prior turns: how many to include (a number or `all`)",
+    ),
 ];
 
 /// One spec per template in the library.
@@ -79,7 +87,12 @@ impl Attack for TemplateAttack {
             .shots
             .iter()
             .take(self.shots)
-            .flat_map(|s| [Message::user_text(&s.user), Message::assistant(&s.assistant)])
+            .flat_map(|s| {
+                [
+                    Message::user_text(&s.user),
+                    Message::assistant(&s.assistant),
+                ]
+            })
             .collect();
         let n_shots = shots.len() / 2;
         msgs.splice(insert_at..insert_at, shots);
@@ -92,6 +105,14 @@ impl Attack for TemplateAttack {
             "text_source": from,
             "shots": n_shots,
         });
-        Ok(vec![derive(case, &self.label, &self.params, seed, None, msgs, detail)])
+        Ok(vec![derive(
+            case,
+            &self.label,
+            &self.params,
+            seed,
+            None,
+            msgs,
+            detail,
+        )])
     }
 }

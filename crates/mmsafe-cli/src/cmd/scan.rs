@@ -193,6 +193,7 @@ pub(crate) async fn execute(
     let skip_broken = args.skip_broken || plan.options.get("skip_broken") == Some(&true.into());
 
     let target = targets::build_target(&plan.target, &opts)?;
+    tracing::debug!("target built");
     let suite_opts = SuiteOptions {
         skip_broken,
         ..SuiteOptions::default()
@@ -215,6 +216,7 @@ pub(crate) async fn execute(
             layer: defenses::build_defense(d, &opts)?,
         });
     }
+    tracing::debug!("suites, attacks and defenses built");
     let mut built_judges = Vec::new();
     for j in &plan.judges {
         built_judges.push(judges::build_judge(j, &opts)?);
@@ -235,6 +237,7 @@ pub(crate) async fn execute(
         return Ok(Ended::DryRun);
     }
 
+    tracing::debug!("judges built");
     let mut store = Store::open(&store_path)?;
     let run = match resumed {
         Some(run) => run,

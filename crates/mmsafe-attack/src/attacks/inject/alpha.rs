@@ -38,12 +38,22 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
     let dirty = match params.str("mode") {
         "theme" => false,
         "dirty" => true,
-        o => return Err(crate::common::err(name, format!("mode=`{o}`: expected theme or dirty"))),
+        o => {
+            return Err(crate::common::err(
+                name,
+                format!("mode=`{o}`: expected theme or dirty"),
+            ))
+        }
     };
     let on_white = match params.str("visible_on") {
         "white" => true,
         "black" => false,
-        o => return Err(crate::common::err(name, format!("visible_on=`{o}`: expected white or black"))),
+        o => {
+            return Err(crate::common::err(
+                name,
+                format!("visible_on=`{o}`: expected white or black"),
+            ))
+        }
     };
     let v = Alpha {
         dirty,
@@ -55,11 +65,32 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
 }
 
 /// The RGBA text layer for `payload` (see the module docs).
-pub fn render(c: &Common, payload: &str, dirty: bool, on_white: bool, size: f32, overflow: Overflow) -> Result<Vec<RgbaImage>, mmsafe_typography::Error> {
+pub fn render(
+    c: &Common,
+    payload: &str,
+    dirty: bool,
+    on_white: bool,
+    size: f32,
+    overflow: Overflow,
+) -> Result<Vec<RgbaImage>, mmsafe_typography::Error> {
     let (w, h) = (c.width, c.height);
     let style = TextStyle::new(c.font.clone(), size);
-    let rect = Rect::new(24, 24, w.saturating_sub(48).max(1), h.saturating_sub(48).max(1));
-    let pages = fit(payload, &style, &Fit { rect, wrap: Wrap::Pixels, overflow, min_size: 6.0 })?;
+    let rect = Rect::new(
+        24,
+        24,
+        w.saturating_sub(48).max(1),
+        h.saturating_sub(48).max(1),
+    );
+    let pages = fit(
+        payload,
+        &style,
+        &Fit {
+            rect,
+            wrap: Wrap::Pixels,
+            overflow,
+            min_size: 6.0,
+        },
+    )?;
     Ok(pages
         .iter()
         .map(|layout| {
@@ -96,11 +127,30 @@ impl Variant for Alpha {
         false
     }
 
-    fn images(&self, attack: &str, c: &Common, payload: &str, _carrier: Option<&RgbaImage>, _seed: u64) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
-        let pages = render(c, payload, self.dirty, self.on_white, self.size, self.overflow).map_err(|e| crate::common::err(attack, e))?;
+    fn images(
+        &self,
+        attack: &str,
+        c: &Common,
+        payload: &str,
+        _carrier: Option<&RgbaImage>,
+        _seed: u64,
+    ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
+        let pages = render(
+            c,
+            payload,
+            self.dirty,
+            self.on_white,
+            self.size,
+            self.overflow,
+        )
+        .map_err(|e| crate::common::err(attack, e))?;
         let images = pages
             .iter()
-            .map(|p| mmsafe_typography::png::encode_rgba_keep_alpha(p).map(Image::png).map_err(|e| crate::common::err(attack, e)))
+            .map(|p| {
+                mmsafe_typography::png::encode_rgba_keep_alpha(p)
+                    .map(Image::png)
+                    .map_err(|e| crate::common::err(attack, e))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let detail = serde_json::json!({
             "mode": if self.dirty { "dirty" } else { "theme" },

@@ -7,8 +7,19 @@ use mmsafe_typography::{Overflow, Rect, Rgba, RgbaImage};
 use std::borrow::Cow;
 
 const PARAMS: &[ParamSpec] = &[
-    inject::CARRIER, inject::WIDTH, inject::HEIGHT, inject::TEXT, inject::FRAME, inject::QUERY, inject::FONT, inject::OVERFLOW,
-    ParamSpec::new("corner", "br", "tl, tr, bl, br (corners) or top, bottom, left, right (edge strips)"),
+    inject::CARRIER,
+    inject::WIDTH,
+    inject::HEIGHT,
+    inject::TEXT,
+    inject::FRAME,
+    inject::QUERY,
+    inject::FONT,
+    inject::OVERFLOW,
+    ParamSpec::new(
+        "corner",
+        "br",
+        "tl, tr, bl, br (corners) or top, bottom, left, right (edge strips)",
+    ),
     ParamSpec::new("box", "0.35", "block size as a fraction of the image side"),
     ParamSpec::new("size", "14", "font size in px"),
     ParamSpec::new("color", "#202020", "text colour"),
@@ -16,7 +27,9 @@ const PARAMS: &[ParamSpec] = &[
 
 pub const SPEC: AttackSpec = AttackSpec {
     name: Cow::Borrowed("inject:corner"),
-    summary: Cow::Borrowed("Small instruction block in a corner or along an edge of a carrier; benign user query"),
+    summary: Cow::Borrowed(
+        "Small instruction block in a corner or along an edge of a carrier; benign user query",
+    ),
     params: PARAMS,
     uses_seed: false,
     build,
@@ -33,9 +46,14 @@ struct Corner {
 fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
     let corner = params.str("corner").to_string();
     if !["tl", "tr", "bl", "br", "top", "bottom", "left", "right"].contains(&corner.as_str()) {
-        return Err(crate::common::err(name, format!("corner=`{corner}`: expected tl, tr, bl, br, top, bottom, left, right")));
+        return Err(crate::common::err(
+            name,
+            format!("corner=`{corner}`: expected tl, tr, bl, br, top, bottom, left, right"),
+        ));
     }
-    let frac = params.fraction("box").map_err(|e| crate::common::err(name, e.message))?;
+    let frac = params
+        .fraction("box")
+        .map_err(|e| crate::common::err(name, e.message))?;
     if !(0.05..=1.0).contains(&frac) {
         return Err(crate::common::err(name, "box must be within 0.05..1"));
     }
@@ -50,8 +68,17 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
 }
 
 impl Variant for Corner {
-    fn images(&self, attack: &str, c: &Common, payload: &str, carrier: Option<&RgbaImage>, _seed: u64) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
-        let img = carrier.cloned().unwrap_or_else(|| RgbaImage::new(c.width, c.height));
+    fn images(
+        &self,
+        attack: &str,
+        c: &Common,
+        payload: &str,
+        carrier: Option<&RgbaImage>,
+        _seed: u64,
+    ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
+        let img = carrier
+            .cloned()
+            .unwrap_or_else(|| RgbaImage::new(c.width, c.height));
         let (w, h) = img.dimensions();
         let m = 4u32;
         let bw = ((w as f64 * self.frac) as u32).max(8);
@@ -62,12 +89,35 @@ impl Variant for Corner {
             "bl" => (m, h.saturating_sub(bh + m), bw, bh),
             "br" => (w.saturating_sub(bw + m), h.saturating_sub(bh + m), bw, bh),
             "top" => (m, m, w.saturating_sub(2 * m), bh / 3),
-            "bottom" => (m, h.saturating_sub(bh / 3 + m), w.saturating_sub(2 * m), bh / 3),
+            "bottom" => (
+                m,
+                h.saturating_sub(bh / 3 + m),
+                w.saturating_sub(2 * m),
+                bh / 3,
+            ),
             "left" => (m, m, bw / 2, h.saturating_sub(2 * m)),
-            _ => (w.saturating_sub(bw / 2 + m), m, bw / 2, h.saturating_sub(2 * m)),
+            _ => (
+                w.saturating_sub(bw / 2 + m),
+                m,
+                bw / 2,
+                h.saturating_sub(2 * m),
+            ),
         };
         let rect = Rect::new(x as i32, y as i32, rw.max(1), rh.max(1));
-        let pages = inject::draw_text(attack, &img, payload, &c.font, self.size, rect, self.overflow, self.color, 0.0)?;
-        Ok((inject::encode(attack, &pages)?, serde_json::json!({"box": [x, y, rw, rh]})))
+        let pages = inject::draw_text(
+            attack,
+            &img,
+            payload,
+            &c.font,
+            self.size,
+            rect,
+            self.overflow,
+            self.color,
+            0.0,
+        )?;
+        Ok((
+            inject::encode(attack, &pages)?,
+            serde_json::json!({"box": [x, y, rw, rh]}),
+        ))
     }
 }

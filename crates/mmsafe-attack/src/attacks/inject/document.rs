@@ -5,18 +5,36 @@
 use crate::inject::{self, Common, Variant};
 use crate::registry::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
-use mmsafe_typography::{fit, draw_layout, Fit, Font, Layout, Overflow, Rect, Rgba, RgbaImage, TextStyle, Wrap};
+use mmsafe_typography::{
+    draw_layout, fit, Fit, Font, Layout, Overflow, Rect, Rgba, RgbaImage, TextStyle, Wrap,
+};
 use std::borrow::Cow;
 
 const PARAMS: &[ParamSpec] = &[
     inject::TEXT,
-    ParamSpec::new("font", "bundled:dejavu-sans", "body font: bundled:NAME, a path or a family name"),
+    ParamSpec::new(
+        "font",
+        "bundled:dejavu-sans",
+        "body font: bundled:NAME, a path or a family name",
+    ),
     ParamSpec::new("carrier", "none", "unused: the page is generated"),
-    ParamSpec::new("frame", "note", "how the instruction is worded in the page: note (an \"assistant note\"), ignore, plain"),
-    ParamSpec::new("query", "summarize", "benign text sent with the image: describe, summarize, follow, none"),
+    ParamSpec::new(
+        "frame",
+        "note",
+        "how the instruction is worded in the page: note (an \"assistant note\"), ignore, plain",
+    ),
+    ParamSpec::new(
+        "query",
+        "summarize",
+        "benign text sent with the image: describe, summarize, follow, none",
+    ),
     ParamSpec::new("width", "900", "page width"),
     ParamSpec::new("height", "1200", "page height"),
-    ParamSpec::new("at", "middle", "where the instruction paragraph goes: start, middle, end"),
+    ParamSpec::new(
+        "at",
+        "middle",
+        "where the instruction paragraph goes: start, middle, end",
+    ),
     ParamSpec::new("size", "20", "body font size in px"),
 ];
 
@@ -47,9 +65,16 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
     let note = params.str("frame") == "note";
     let at = params.str("at").to_string();
     if !["start", "middle", "end"].contains(&at.as_str()) {
-        return Err(crate::common::err(name, format!("at=`{at}`: expected start, middle, end")));
+        return Err(crate::common::err(
+            name,
+            format!("at=`{at}`: expected start, middle, end"),
+        ));
     }
-    let v = Document { note, at, size: crate::common::param(name, params, "size")? };
+    let v = Document {
+        note,
+        at,
+        size: crate::common::param(name, params, "size")?,
+    };
     inject::attack(name, params, PARAMS, v)
 }
 
@@ -64,7 +89,14 @@ impl Variant for Document {
         false
     }
 
-    fn images(&self, attack: &str, c: &Common, payload: &str, _carrier: Option<&RgbaImage>, _seed: u64) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
+    fn images(
+        &self,
+        attack: &str,
+        c: &Common,
+        payload: &str,
+        _carrier: Option<&RgbaImage>,
+        _seed: u64,
+    ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
         let injected = if self.note {
             let mut chars = payload.chars();
             let lowered: String = match chars.next() {
@@ -86,26 +118,51 @@ impl Variant for Document {
         let margin = 60i32;
         let body_w = w.saturating_sub(2 * margin as u32).max(1);
         let mut page = RgbaImage::from_pixel(w, h, Rgba([255, 255, 255, 255]));
-        let title_font = Font::bundled("dejavu-sans-bold").map_err(|e| crate::common::err(attack, e))?;
+        let title_font =
+            Font::bundled("dejavu-sans-bold").map_err(|e| crate::common::err(attack, e))?;
         let title = place(TITLE, &title_font, self.size * 1.6, margin, margin, body_w);
         let mut y = margin + title.height() + (self.size * 1.5) as i32;
-        draw_layout(&mut page, &title, Rgba([20, 20, 20, 255]), 0.0, false, Rect::new(0, 0, w, h));
+        draw_layout(
+            &mut page,
+            &title,
+            Rgba([20, 20, 20, 255]),
+            0.0,
+            false,
+            Rect::new(0, 0, w, h),
+        );
         for p in &paras {
             let l = place(p, &c.font, self.size, margin, y, body_w);
             if y + l.height() > h as i32 - margin {
-                let rest = fit(p, &TextStyle::new(c.font.clone(), self.size), &Fit {
-                    rect: Rect::new(margin, y, body_w, (h as i32 - margin - y).max(1) as u32),
-                    wrap: Wrap::Pixels,
-                    overflow: Overflow::Error,
-                    min_size: self.size,
-                });
+                let rest = fit(
+                    p,
+                    &TextStyle::new(c.font.clone(), self.size),
+                    &Fit {
+                        rect: Rect::new(margin, y, body_w, (h as i32 - margin - y).max(1) as u32),
+                        wrap: Wrap::Pixels,
+                        overflow: Overflow::Error,
+                        min_size: self.size,
+                    },
+                );
                 if let Err(e) = rest {
-                    return Err(crate::common::err(attack, format!("page too small for the memo (raise height): {e}")));
+                    return Err(crate::common::err(
+                        attack,
+                        format!("page too small for the memo (raise height): {e}"),
+                    ));
                 }
             }
-            draw_layout(&mut page, &l, Rgba([30, 30, 30, 255]), 0.0, false, Rect::new(0, 0, w, h));
+            draw_layout(
+                &mut page,
+                &l,
+                Rgba([30, 30, 30, 255]),
+                0.0,
+                false,
+                Rect::new(0, 0, w, h),
+            );
             y += l.height() + self.size as i32;
         }
-        Ok((inject::encode(attack, &[page])?, serde_json::json!({"paragraph": idx, "paragraphs": paras.len()})))
+        Ok((
+            inject::encode(attack, &[page])?,
+            serde_json::json!({"paragraph": idx, "paragraphs": paras.len()}),
+        ))
     }
 }

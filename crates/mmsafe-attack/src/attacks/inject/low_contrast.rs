@@ -8,14 +8,27 @@ use mmsafe_typography::{fit, Fit, Mask, Overflow, Rect, RgbaImage, TextStyle, Wr
 use std::borrow::Cow;
 
 const PARAMS: &[ParamSpec] = &[
-    inject::CARRIER, inject::WIDTH, inject::HEIGHT, inject::TEXT, inject::FRAME, inject::QUERY, inject::FONT, inject::OVERFLOW,
-    ParamSpec::new("delta", "10", "brightness difference of the text (0-255; small = faint)"),
+    inject::CARRIER,
+    inject::WIDTH,
+    inject::HEIGHT,
+    inject::TEXT,
+    inject::FRAME,
+    inject::QUERY,
+    inject::FONT,
+    inject::OVERFLOW,
+    ParamSpec::new(
+        "delta",
+        "10",
+        "brightness difference of the text (0-255; small = faint)",
+    ),
     ParamSpec::new("size", "36", "font size in px"),
 ];
 
 pub const SPEC: AttackSpec = AttackSpec {
     name: Cow::Borrowed("inject:low-contrast"),
-    summary: Cow::Borrowed("Instruction as a faint brightness shift of the carrier (low contrast), benign user query"),
+    summary: Cow::Borrowed(
+        "Instruction as a faint brightness shift of the carrier (low contrast), benign user query",
+    ),
     params: PARAMS,
     uses_seed: false,
     build,
@@ -37,12 +50,31 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
 }
 
 impl Variant for LowContrast {
-    fn images(&self, attack: &str, c: &Common, payload: &str, carrier: Option<&RgbaImage>, _seed: u64) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
-        let base = carrier.cloned().unwrap_or_else(|| RgbaImage::new(c.width, c.height));
+    fn images(
+        &self,
+        attack: &str,
+        c: &Common,
+        payload: &str,
+        carrier: Option<&RgbaImage>,
+        _seed: u64,
+    ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
+        let base = carrier
+            .cloned()
+            .unwrap_or_else(|| RgbaImage::new(c.width, c.height));
         let (w, h) = base.dimensions();
         let style = TextStyle::new(c.font.clone(), self.size);
-        let rect = Rect::new(24, 24, w.saturating_sub(48).max(1), h.saturating_sub(48).max(1));
-        let f = Fit { rect, wrap: Wrap::Pixels, overflow: self.overflow, min_size: 6.0 };
+        let rect = Rect::new(
+            24,
+            24,
+            w.saturating_sub(48).max(1),
+            h.saturating_sub(48).max(1),
+        );
+        let f = Fit {
+            rect,
+            wrap: Wrap::Pixels,
+            overflow: self.overflow,
+            min_size: 6.0,
+        };
         let pages = fit(payload, &style, &f).map_err(|e| crate::common::err(attack, e))?;
         let mut out = Vec::new();
         for layout in &pages {
@@ -67,6 +99,9 @@ impl Variant for LowContrast {
             }
             out.push(img);
         }
-        Ok((inject::encode(attack, &out)?, serde_json::json!({"delta": self.delta})))
+        Ok((
+            inject::encode(attack, &out)?,
+            serde_json::json!({"delta": self.delta}),
+        ))
     }
 }

@@ -8,8 +8,18 @@ use mmsafe_typography::{Overflow, Rect, Rgba, RgbaImage};
 use std::borrow::Cow;
 
 const PARAMS: &[ParamSpec] = &[
-    inject::CARRIER, inject::WIDTH, inject::HEIGHT, inject::TEXT, inject::FRAME, inject::QUERY, inject::FONT,
-    ParamSpec::new("overflow", "clip", "text too long for the image: shrink, paginate, clip, error"),
+    inject::CARRIER,
+    inject::WIDTH,
+    inject::HEIGHT,
+    inject::TEXT,
+    inject::FRAME,
+    inject::QUERY,
+    inject::FONT,
+    ParamSpec::new(
+        "overflow",
+        "clip",
+        "text too long for the image: shrink, paginate, clip, error",
+    ),
     ParamSpec::new("size", "9", "font size in px"),
     ParamSpec::new("repeat", "1", "times the instruction is repeated (tiled)"),
     ParamSpec::new("color", "#303030", "text colour"),
@@ -17,7 +27,9 @@ const PARAMS: &[ParamSpec] = &[
 
 pub const SPEC: AttackSpec = AttackSpec {
     name: Cow::Borrowed("inject:micro"),
-    summary: Cow::Borrowed("Instruction in micro text (a few px), optionally tiled, on a carrier; benign user query"),
+    summary: Cow::Borrowed(
+        "Instruction in micro text (a few px), optionally tiled, on a carrier; benign user query",
+    ),
     params: PARAMS,
     uses_seed: false,
     build,
@@ -45,12 +57,34 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
 }
 
 impl Variant for Micro {
-    fn images(&self, attack: &str, c: &Common, payload: &str, carrier: Option<&RgbaImage>, _seed: u64) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
-        let img = carrier.cloned().unwrap_or_else(|| RgbaImage::new(c.width, c.height));
+    fn images(
+        &self,
+        attack: &str,
+        c: &Common,
+        payload: &str,
+        carrier: Option<&RgbaImage>,
+        _seed: u64,
+    ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
+        let img = carrier
+            .cloned()
+            .unwrap_or_else(|| RgbaImage::new(c.width, c.height));
         let (w, h) = img.dimensions();
         let text = vec![payload; self.repeat].join("  ");
         let rect = Rect::new(3, 3, w.saturating_sub(6).max(1), h.saturating_sub(6).max(1));
-        let pages = inject::draw_text(attack, &img, &text, &c.font, self.size, rect, self.overflow, self.color, 0.0)?;
-        Ok((inject::encode(attack, &pages)?, serde_json::json!({"repeat": self.repeat})))
+        let pages = inject::draw_text(
+            attack,
+            &img,
+            &text,
+            &c.font,
+            self.size,
+            rect,
+            self.overflow,
+            self.color,
+            0.0,
+        )?;
+        Ok((
+            inject::encode(attack, &pages)?,
+            serde_json::json!({"repeat": self.repeat}),
+        ))
     }
 }

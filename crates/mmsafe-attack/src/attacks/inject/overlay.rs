@@ -7,9 +7,20 @@ use mmsafe_typography::{Overflow, Rect, Rgba, RgbaImage};
 use std::borrow::Cow;
 
 const PARAMS: &[ParamSpec] = &[
-    inject::CARRIER, inject::WIDTH, inject::HEIGHT, inject::TEXT, inject::FRAME, inject::QUERY, inject::FONT, inject::OVERFLOW,
+    inject::CARRIER,
+    inject::WIDTH,
+    inject::HEIGHT,
+    inject::TEXT,
+    inject::FRAME,
+    inject::QUERY,
+    inject::FONT,
+    inject::OVERFLOW,
     ParamSpec::new("position", "bottom", "band position: top, center, bottom"),
-    ParamSpec::new("band", "0.3", "band height as a fraction of the image height"),
+    ParamSpec::new(
+        "band",
+        "0.3",
+        "band height as a fraction of the image height",
+    ),
     ParamSpec::new("size", "32", "font size in px"),
     ParamSpec::new("color", "black", "text colour"),
     ParamSpec::new("band_color", "#ffffffdd", "band colour (with alpha)"),
@@ -17,7 +28,9 @@ const PARAMS: &[ParamSpec] = &[
 
 pub const SPEC: AttackSpec = AttackSpec {
     name: Cow::Borrowed("inject:overlay"),
-    summary: Cow::Borrowed("Visible instruction on a translucent band over a carrier image, benign user query"),
+    summary: Cow::Borrowed(
+        "Visible instruction on a translucent band over a carrier image, benign user query",
+    ),
     params: PARAMS,
     uses_seed: false,
     build,
@@ -33,13 +46,18 @@ struct Overlay {
 }
 
 fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
-    let band = params.fraction("band").map_err(|e| crate::common::err(name, e.message))?;
+    let band = params
+        .fraction("band")
+        .map_err(|e| crate::common::err(name, e.message))?;
     if !(0.05..=1.0).contains(&band) {
         return Err(crate::common::err(name, "band must be within 0.05..1"));
     }
     let position = params.str("position").to_string();
     if !["top", "center", "bottom"].contains(&position.as_str()) {
-        return Err(crate::common::err(name, format!("position=`{position}`: expected top, center, bottom")));
+        return Err(crate::common::err(
+            name,
+            format!("position=`{position}`: expected top, center, bottom"),
+        ));
     }
     let v = Overlay {
         position,
@@ -53,8 +71,17 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
 }
 
 impl Variant for Overlay {
-    fn images(&self, attack: &str, c: &Common, payload: &str, carrier: Option<&RgbaImage>, _seed: u64) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
-        let mut img = carrier.cloned().unwrap_or_else(|| RgbaImage::new(c.width, c.height));
+    fn images(
+        &self,
+        attack: &str,
+        c: &Common,
+        payload: &str,
+        carrier: Option<&RgbaImage>,
+        _seed: u64,
+    ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
+        let mut img = carrier
+            .cloned()
+            .unwrap_or_else(|| RgbaImage::new(c.width, c.height));
         let (w, h) = img.dimensions();
         let bh = ((h as f64 * self.band).round() as u32).clamp(1, h);
         let y0 = match self.position.as_str() {
@@ -67,13 +94,32 @@ impl Variant for Overlay {
             for x in 0..w {
                 let p = img.get_pixel_mut(x, y);
                 for k in 0..3 {
-                    p.0[k] = ((p.0[k] as u32 * (255 - a) + self.band_color.0[k] as u32 * a + 127) / 255) as u8;
+                    p.0[k] = ((p.0[k] as u32 * (255 - a) + self.band_color.0[k] as u32 * a + 127)
+                        / 255) as u8;
                 }
             }
         }
         let m = 12i32;
-        let rect = Rect::new(m, y0 as i32 + m / 2, w.saturating_sub(2 * m as u32).max(1), bh.saturating_sub(m as u32).max(1));
-        let pages = inject::draw_text(attack, &img, payload, &c.font, self.size, rect, self.overflow, self.color, 0.0)?;
-        Ok((inject::encode(attack, &pages)?, serde_json::json!({"band": [y0, bh]})))
+        let rect = Rect::new(
+            m,
+            y0 as i32 + m / 2,
+            w.saturating_sub(2 * m as u32).max(1),
+            bh.saturating_sub(m as u32).max(1),
+        );
+        let pages = inject::draw_text(
+            attack,
+            &img,
+            payload,
+            &c.font,
+            self.size,
+            rect,
+            self.overflow,
+            self.color,
+            0.0,
+        )?;
+        Ok((
+            inject::encode(attack, &pages)?,
+            serde_json::json!({"band": [y0, bh]}),
+        ))
     }
 }

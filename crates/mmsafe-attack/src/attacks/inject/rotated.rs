@@ -8,7 +8,14 @@ use mmsafe_typography::{Overflow, Rect, Rgba, RgbaImage};
 use std::borrow::Cow;
 
 const PARAMS: &[ParamSpec] = &[
-    inject::CARRIER, inject::WIDTH, inject::HEIGHT, inject::TEXT, inject::FRAME, inject::QUERY, inject::FONT, inject::OVERFLOW,
+    inject::CARRIER,
+    inject::WIDTH,
+    inject::HEIGHT,
+    inject::TEXT,
+    inject::FRAME,
+    inject::QUERY,
+    inject::FONT,
+    inject::OVERFLOW,
     ParamSpec::new("angle", "30", "rotation in degrees, counter-clockwise"),
     ParamSpec::new("size", "30", "font size in px"),
     ParamSpec::new("color", "black", "text colour"),
@@ -17,7 +24,9 @@ const PARAMS: &[ParamSpec] = &[
 
 pub const SPEC: AttackSpec = AttackSpec {
     name: Cow::Borrowed("inject:rotated"),
-    summary: Cow::Borrowed("Instruction rotated by an angle (translucent) over a carrier; benign user query"),
+    summary: Cow::Borrowed(
+        "Instruction rotated by an angle (translucent) over a carrier; benign user query",
+    ),
     params: PARAMS,
     uses_seed: false,
     build,
@@ -42,13 +51,40 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
 }
 
 impl Variant for Rotated {
-    fn images(&self, attack: &str, c: &Common, payload: &str, carrier: Option<&RgbaImage>, _seed: u64) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
-        let img = carrier.cloned().unwrap_or_else(|| RgbaImage::new(c.width, c.height));
+    fn images(
+        &self,
+        attack: &str,
+        c: &Common,
+        payload: &str,
+        carrier: Option<&RgbaImage>,
+        _seed: u64,
+    ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
+        let img = carrier
+            .cloned()
+            .unwrap_or_else(|| RgbaImage::new(c.width, c.height));
         let (w, h) = img.dimensions();
         // A centred box small enough that its rotation stays inside the image.
         let side = (w.min(h) as f32 * 0.62) as u32;
-        let rect = Rect::new(((w - side) / 2) as i32, ((h - side) / 2) as i32, side.max(1), side.max(1));
-        let pages = inject::draw_text(attack, &img, payload, &c.font, self.size, rect, self.overflow, self.color, self.angle)?;
-        Ok((inject::encode(attack, &pages)?, serde_json::json!({"angle": self.angle})))
+        let rect = Rect::new(
+            ((w - side) / 2) as i32,
+            ((h - side) / 2) as i32,
+            side.max(1),
+            side.max(1),
+        );
+        let pages = inject::draw_text(
+            attack,
+            &img,
+            payload,
+            &c.font,
+            self.size,
+            rect,
+            self.overflow,
+            self.color,
+            self.angle,
+        )?;
+        Ok((
+            inject::encode(attack, &pages)?,
+            serde_json::json!({"angle": self.angle}),
+        ))
     }
 }

@@ -9,7 +9,13 @@ use rand::seq::SliceRandom;
 use std::borrow::Cow;
 
 const PARAMS: &[ParamSpec] = &[
-    inject::CARRIER, inject::WIDTH, inject::TEXT, inject::FRAME, inject::QUERY, inject::FONT, inject::OVERFLOW,
+    inject::CARRIER,
+    inject::WIDTH,
+    inject::TEXT,
+    inject::FRAME,
+    inject::QUERY,
+    inject::FONT,
+    inject::OVERFLOW,
     ParamSpec::new("height", "256", "height of each image"),
     ParamSpec::new("parts", "3", "number of images (2-8)"),
     ParamSpec::new("size", "32", "font size in px"),
@@ -18,7 +24,9 @@ const PARAMS: &[ParamSpec] = &[
 
 pub const SPEC: AttackSpec = AttackSpec {
     name: Cow::Borrowed("inject:split"),
-    summary: Cow::Borrowed("Instruction split at seeded word boundaries across several images, joined by the model"),
+    summary: Cow::Borrowed(
+        "Instruction split at seeded word boundaries across several images, joined by the model",
+    ),
     params: PARAMS,
     uses_seed: true,
     build,
@@ -56,24 +64,59 @@ pub fn fragments(text: &str, k: usize, seed: u64) -> Vec<String> {
     let mut bounds = vec![0];
     bounds.extend(cuts);
     bounds.push(words.len());
-    bounds.windows(2).map(|w| words[w[0]..w[1]].join(" ")).collect()
+    bounds
+        .windows(2)
+        .map(|w| words[w[0]..w[1]].join(" "))
+        .collect()
 }
 
 impl Variant for Split {
-    fn images(&self, attack: &str, c: &Common, payload: &str, carrier: Option<&RgbaImage>, seed: u64) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
+    fn images(
+        &self,
+        attack: &str,
+        c: &Common,
+        payload: &str,
+        carrier: Option<&RgbaImage>,
+        seed: u64,
+    ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
         let frags = fragments(payload, self.parts, seed);
         let mut out = Vec::new();
         for f in &frags {
             let base = match carrier {
-                Some(cimg) => image::imageops::crop_imm(cimg, 0, 0, c.width.min(cimg.width()), c.height.min(cimg.height())).to_image(),
+                Some(cimg) => image::imageops::crop_imm(
+                    cimg,
+                    0,
+                    0,
+                    c.width.min(cimg.width()),
+                    c.height.min(cimg.height()),
+                )
+                .to_image(),
                 None => RgbaImage::from_pixel(c.width, c.height, Rgba([255, 255, 255, 255])),
             };
             let (w, h) = base.dimensions();
-            let rect = Rect::new(16, 16, w.saturating_sub(32).max(1), h.saturating_sub(32).max(1));
-            let pages = inject::draw_text(attack, &base, f, &c.font, self.size, rect, self.overflow, self.color, 0.0)?;
+            let rect = Rect::new(
+                16,
+                16,
+                w.saturating_sub(32).max(1),
+                h.saturating_sub(32).max(1),
+            );
+            let pages = inject::draw_text(
+                attack,
+                &base,
+                f,
+                &c.font,
+                self.size,
+                rect,
+                self.overflow,
+                self.color,
+                0.0,
+            )?;
             out.extend(pages);
         }
-        Ok((inject::encode(attack, &out)?, serde_json::json!({"fragments": frags.len()})))
+        Ok((
+            inject::encode(attack, &out)?,
+            serde_json::json!({"fragments": frags.len()}),
+        ))
     }
 
     fn query(&self, c: &Common) -> Option<String> {

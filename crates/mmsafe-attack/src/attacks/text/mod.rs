@@ -15,8 +15,16 @@ use async_trait::async_trait;
 use mmsafe_core::{Attack, AttackError, Case, DynAttack, ParamSpec, Params, Part};
 use std::sync::Arc;
 
-pub const TEXT: ParamSpec = ParamSpec::new("text", "prompt", "text to convert: prompt, question, instruction, auto");
-pub const INSTRUCT: ParamSpec = ParamSpec::new("instruct", "true", "add a line telling the model how to read the converted text");
+pub const TEXT: ParamSpec = ParamSpec::new(
+    "text",
+    "prompt",
+    "text to convert: prompt, question, instruction, auto",
+);
+pub const INSTRUCT: ParamSpec = ParamSpec::new(
+    "instruct",
+    "true",
+    "add a line telling the model how to read the converted text",
+);
 
 /// One converter: the converted text, the reading instruction, provenance.
 pub trait Convert: Send + Sync {
@@ -33,12 +41,19 @@ struct Converter<C: Convert> {
     conv: C,
 }
 
-pub fn attack<C: Convert + 'static>(name: &str, params: &Params, specs: &[ParamSpec], conv: C) -> Result<DynAttack, AttackError> {
+pub fn attack<C: Convert + 'static>(
+    name: &str,
+    params: &Params,
+    specs: &[ParamSpec],
+    conv: C,
+) -> Result<DynAttack, AttackError> {
     Ok(Arc::new(Converter {
         label: common::label(name, params, specs),
         params: params.clone(),
         source: param(name, params, "text")?,
-        instruct: params.bool("instruct").map_err(|e| common::err(name, e.message))?,
+        instruct: params
+            .bool("instruct")
+            .map_err(|e| common::err(name, e.message))?,
         conv,
     }))
 }
@@ -64,6 +79,14 @@ impl<C: Convert> Attack for Converter<C> {
         }
         detail["text_source"] = from.into();
         let msgs = common::replace_last_user(case, parts);
-        Ok(vec![derive(case, &self.label, &self.params, seed, None, msgs, detail)])
+        Ok(vec![derive(
+            case,
+            &self.label,
+            &self.params,
+            seed,
+            None,
+            msgs,
+            detail,
+        )])
     }
 }

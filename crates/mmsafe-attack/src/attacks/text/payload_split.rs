@@ -7,11 +7,17 @@ use mmsafe_core::{AttackError, DynAttack, ParamSpec, Params};
 use rand::seq::SliceRandom;
 use std::borrow::Cow;
 
-const PARAMS: &[ParamSpec] = &[TEXT, INSTRUCT, ParamSpec::new("parts", "3", "number of pieces (2-8)")];
+const PARAMS: &[ParamSpec] = &[
+    TEXT,
+    INSTRUCT,
+    ParamSpec::new("parts", "3", "number of pieces (2-8)"),
+];
 
 pub const SPEC: AttackSpec = AttackSpec {
     name: Cow::Borrowed("text:payload-split"),
-    summary: Cow::Borrowed("Converter: request split at seeded points into variables the model must concatenate"),
+    summary: Cow::Borrowed(
+        "Converter: request split at seeded points into variables the model must concatenate",
+    ),
     params: PARAMS,
     uses_seed: true,
     build,
@@ -37,13 +43,18 @@ pub fn pieces(text: &str, k: usize, seed: u64) -> Vec<String> {
     let mut bounds = vec![0];
     bounds.extend(cuts);
     bounds.push(chars.len());
-    bounds.windows(2).map(|w| chars[w[0]..w[1]].iter().collect()).collect()
+    bounds
+        .windows(2)
+        .map(|w| chars[w[0]..w[1]].iter().collect())
+        .collect()
 }
 
 impl Convert for PayloadSplit {
     fn convert(&self, text: &str, seed: u64) -> (String, serde_json::Value) {
         let p = pieces(text, self.0, seed);
-        let names: Vec<String> = (0..p.len()).map(|i| ((b'a' + i as u8) as char).to_string()).collect();
+        let names: Vec<String> = (0..p.len())
+            .map(|i| ((b'a' + i as u8) as char).to_string())
+            .collect();
         let mut out: Vec<String> = p
             .iter()
             .zip(&names)

@@ -36,7 +36,8 @@ impl Convert for Rot13 {
         (rot13(text), serde_json::Value::Null)
     }
     fn instruction(&self) -> String {
-        "The message below is written in ROT13. Decode it and answer the decoded request.".to_string()
+        "The message below is written in ROT13. Decode it and answer the decoded request."
+            .to_string()
     }
 }
 

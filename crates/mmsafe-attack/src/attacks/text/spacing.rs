@@ -5,7 +5,15 @@ use crate::registry::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, ParamSpec, Params};
 use std::borrow::Cow;
 
-const PARAMS: &[ParamSpec] = &[TEXT, INSTRUCT, ParamSpec::new("sep", "space", "separator: space, dot, dash, or a literal string")];
+const PARAMS: &[ParamSpec] = &[
+    TEXT,
+    INSTRUCT,
+    ParamSpec::new(
+        "sep",
+        "space",
+        "separator: space, dot, dash, or a literal string",
+    ),
+];
 
 pub const SPEC: AttackSpec = AttackSpec {
     name: Cow::Borrowed("text:spacing"),
@@ -31,7 +39,12 @@ impl Convert for Spacing {
     fn convert(&self, text: &str, _seed: u64) -> (String, serde_json::Value) {
         let words: Vec<String> = text
             .split(' ')
-            .map(|w| w.chars().map(String::from).collect::<Vec<_>>().join(&self.0))
+            .map(|w| {
+                w.chars()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .join(&self.0)
+            })
             .collect();
         (words.join("   "), serde_json::Value::Null)
     }

@@ -1,14 +1,16 @@
 //! `mmsafe bench guard`: what the guard proxy adds to a request, measured on
 //! loopback against a zero-latency upstream (`mmsafe_testkit::MockServer`).
 //!
-//! Three scenarios: `passthrough` (proxy, no layers), `text` (`prompt:static`
-//! + `classify:input` with the offline embedding classifier, text-only
-//! requests) and `ocr` (the `ocr` layer on 760×760 FigStep-style images, each
+//! Three scenarios: `passthrough` (proxy, no layers), `text`
+//! (`classify:input` with the offline embedding classifier, then
+//! `prompt:static`, text-only requests) and `ocr` (the `ocr` layer on 760×760 FigStep-style images, each
 //! request a different image so the OCR cache never answers). For each, the
 //! same requests go to the upstream directly and through the proxy, one at a
 //! time and alternating; overhead = proxied − direct at p50 and p99. `max_rps`
 //! is completed requests/s through the proxy with closed-loop concurrent
-//! clients. Client, proxy and upstream share this process and its cores.
+//! clients: `--concurrency` of them for `passthrough`, `--model-concurrency`
+//! for the model-bound scenarios (more clients than cores only queue there).
+//! Client, proxy and upstream share this process and its cores.
 
 use crate::exit::Outcome;
 use mmsafe_core::{Image, Layer};
@@ -31,9 +33,12 @@ pub struct Args {
     /// Seconds of closed-loop load for `max_rps`.
     #[arg(long, default_value_t = 5.0)]
     duration_s: f64,
-    /// Concurrent clients for `max_rps`.
+    /// Concurrent clients for `max_rps` of `passthrough`.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Concurrent clients for `max_rps` of `text` and `ocr`.
+    #[arg(long, default_value_t = 2)]
+    model_concurrency: usize,
     /// Only these scenarios (`passthrough`, `text`, `ocr`; repeatable).
     #[arg(long = "only")]
     only: Vec<String>,
@@ -42,14 +47,15 @@ pub struct Args {
     json: bool,
 }
 
+// The classifier reads the user's words before the defense prompt is appended.
 const TEXT_POLICY: &str = r#"
-[[layer]]
-kind = "prompt:static"
-
 [[layer]]
 kind = "classify:input"
 classifier = "embedding"
 use_ocr = false
+
+[[layer]]
+kind = "prompt:static"
 "#;
 
 // The OCR cache is off: every request must pay for its own OCR.
@@ -105,7 +111,13 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         }
         if want("text") {
             let r = match guard_from(TEXT_POLICY, "bench-text") {
-                Ok(g) => scenario(&upstream, Some(g), &text_bodies(a.requests), &a).await?,
+                Ok(g) => {
+                    let text_args = Args {
+                        concurrency: a.model_concurrency,
+                        ..clone_args(&a)
+                    };
+                    scenario(&upstream, Some(g), &text_bodies(a.requests), &text_args).await?
+                }
                 Err(e) => skipped(&e),
             };
             results.insert("text".into(), r);
@@ -116,6 +128,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
                     let bodies = image_bodies(a.ocr_requests)?;
                     let ocr_args = Args {
                         requests: a.ocr_requests,
+                        concurrency: a.model_concurrency,
                         ..clone_args(&a)
                     };
                     scenario(&upstream, Some(g), &bodies, &ocr_args).await?
@@ -161,6 +174,7 @@ fn clone_args(a: &Args) -> Args {
         ocr_requests: a.ocr_requests,
         duration_s: a.duration_s,
         concurrency: a.concurrency,
+        model_concurrency: a.model_concurrency,
         only: a.only.clone(),
         json: a.json,
     }
@@ -258,8 +272,21 @@ async fn scenario(
     let direct_rps = load::throughput(&client, &url, shared, a.concurrency, dur)
         .await
         .map_err(anyhow::Error::msg)?;
+    // Blocked requests never reach the upstream: their overhead would mislead.
+    let metrics = client
+        .get(format!("http://{}/metrics", proxy.addr()))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let blocked: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("mmsafe_requests_total{decision=\"block\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
     proxy.shutdown().await?;
     Ok(json!({
+        "blocked": blocked,
         "p50_overhead_ms": quantile(&proxied, 0.5) - quantile(&direct, 0.5),
         "p99_overhead_ms": quantile(&proxied, 0.99) - quantile(&direct, 0.99),
         "max_rps": max_rps,
