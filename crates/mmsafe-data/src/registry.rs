@@ -63,6 +63,7 @@ pub static LOADERS: &[&Loader] = &[
     &loaders::jailbreakv::LOADER,
     &loaders::generic::CSV_LOADER,
     &loaders::generic::JSONL_LOADER,
+    &loaders::manifest::LOADER,
     &suites::privacy::LOADER,
     &suites::fairness::LOADER,
 ];

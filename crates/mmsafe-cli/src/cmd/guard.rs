@@ -205,56 +205,59 @@ fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let mut budget = a.max_samples;
     let mut added = 0;
     eprintln!(
         "tuning on {found} successful attack(s) from run {} against {target_spec}",
         run.id
     );
+    // Hold out every third attack (up to --validation) per scenario, then
+    // visit scenarios round-robin so --max-samples covers as many as possible.
+    let mut plans = Vec::new();
     for (scenario, samples) in &by_scenario {
-        // Every third attack (up to --validation) is held out to validate prompts.
         let (val, train): (Vec<_>, Vec<_>) = samples
             .iter()
             .enumerate()
             .partition(|(i, _)| i % 3 == 2 && i / 3 < a.validation);
         let val: Vec<Request> = val.into_iter().map(|(_, s)| s.request.clone()).collect();
-        for (_, sample) in train {
-            if budget == 0 {
-                break;
-            }
-            budget -= 1;
-            let out = rt.block_on(tune_sample(
-                &target,
-                &defender,
-                sample,
-                &val,
-                mmsafe_guard::layers::prompt_static::DEFAULT_PROMPT,
-                &opts,
-            ))?;
-            let status = match (&out.entry, out.prompt.is_some()) {
-                (Some(_), _) => "accepted",
-                (None, true) => "rejected by validation",
-                (None, false) => "not refused after all rounds",
-            };
-            println!(
-                "{scenario:<26} rounds {}  validation {}  calls {}  {status}",
-                out.rounds,
-                out.validation
-                    .map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0)),
-                out.calls
-            );
-            if let Some(e) = out.entry {
-                if !library
-                    .iter()
-                    .any(|l| l.scenario == e.scenario && l.prompt == e.prompt)
-                {
+        let train: Vec<&TuneSample> = train.into_iter().map(|(_, s)| s).collect();
+        plans.push((scenario, val, train));
+    }
+    let longest = plans.iter().map(|p| p.2.len()).max().unwrap_or(0);
+    let order = (0..longest).flat_map(|i| {
+        plans
+            .iter()
+            .filter_map(move |(sc, val, train)| train.get(i).map(|s| (*sc, val, *s)))
+    });
+    for (scenario, val, sample) in order.take(a.max_samples) {
+        let out = rt.block_on(tune_sample(
+            &target,
+            &defender,
+            sample,
+            val,
+            mmsafe_guard::layers::prompt_static::DEFAULT_PROMPT,
+            &opts,
+        ))?;
+        let status = match (&out.entry, out.prompt.is_some()) {
+            (Some(_), _) => "accepted",
+            (None, true) => "rejected by validation",
+            (None, false) => "not refused after all rounds",
+        };
+        println!(
+            "{scenario:<26} rounds {}  validation {}  calls {}  {status}",
+            out.rounds,
+            out.validation
+                .map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0)),
+            out.calls
+        );
+        if let Some(e) = out.entry {
+            match library
+                .iter_mut()
+                .find(|l| l.scenario == e.scenario && l.prompt == e.prompt)
+            {
+                Some(l) => l.keys.extend(e.keys),
+                None => {
                     library.push(e);
                     added += 1;
-                } else if let Some(l) = library
-                    .iter_mut()
-                    .find(|l| l.scenario == e.scenario && l.prompt == e.prompt)
-                {
-                    l.keys.extend(e.keys);
                 }
             }
         }

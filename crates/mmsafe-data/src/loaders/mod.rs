@@ -8,6 +8,7 @@ pub mod generic;
 pub mod harmbench;
 pub mod jailbreakv;
 pub mod jbb;
+pub mod manifest;
 pub mod mm_harmfulbench;
 pub mod mmsafetybench;
 pub mod mossbench;
