@@ -498,3 +498,81 @@ async fn user_template_from_templates_dir_reaches_the_target() {
     );
     server.shutdown().await;
 }
+
+/// Materialize once, scan the files later: `mmsafe attack … --out DIR`, then
+/// `--suite manifest:DIR/manifest.jsonl` sends the same images; a tampered
+/// image is caught by its sha256.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn materialized_manifest_is_a_scannable_suite() {
+    let server = MockServer::start(MockConfig::default().reply(Reply::refuse_harmful()))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    std::fs::write(d.join("q.txt"), QUESTIONS).unwrap();
+    let out = mmsafe(
+        &d,
+        &[
+            "attack", "figstep", "--input", "q.txt", "--out", "fs", "--seed", "5",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = mmsafe(
+        &d,
+        &[
+            "datasets",
+            "validate",
+            "manifest:fs/manifest.jsonl",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (j["cases"].as_u64(), j["images"].as_u64()),
+        (Some(2), Some(2)),
+        "{j}"
+    );
+
+    let target = server.target_spec();
+    let d2 = d.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        mmsafe(
+            &d2,
+            &[
+                "scan",
+                "--target",
+                &target,
+                "--suite",
+                "manifest:fs/manifest.jsonl",
+                "--store",
+                "runs.db",
+                "--no-cache",
+                "--json",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["attempts"], 2, "{j}");
+    assert_eq!(server.image_parts(), 2);
+
+    // Tamper with one image: the loader names it and refuses it.
+    let png = std::fs::read_dir(d.join("fs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "png"))
+        .unwrap();
+    let mut bytes = std::fs::read(&png).unwrap();
+    bytes.push(0);
+    std::fs::write(&png, bytes).unwrap();
+    let out = mmsafe(&d, &["datasets", "validate", "manifest:fs/manifest.jsonl"]);
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let name = png.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(all.contains(&name), "{all}");
+    server.shutdown().await;
+}

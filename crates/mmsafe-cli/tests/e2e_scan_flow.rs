@@ -629,10 +629,10 @@ async fn two_suites_with_overlapping_ids() {
     server.shutdown().await;
 }
 
-/// The built-in `quick` suite plans without any model or network; `--resume`
-/// works from the directory the run was started in.
+/// The built-in `quick` suite plans without any model or network; `mmsafe
+/// scan` with no arguments; `--resume` from another working directory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quick_suite_plan_and_resume_from_same_directory() {
+async fn quick_suite_plan_bare_scan_and_resume_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let out = run_in(
@@ -666,7 +666,7 @@ async fn quick_suite_plan_and_resume_from_same_directory() {
     // with "--target is required" (only bare `mmsafe` does it). Offline and
     // without models it should fail naming `mmsafe models pull`. F5.
 
-    // Endpoint down: the run is kept; resume from the same directory works.
+    // Endpoint down: the run is kept; resume it from a subdirectory.
     write(d, "sb.csv", SAFEBENCH);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -825,5 +825,279 @@ async fn target_url_credentials_are_not_echoed() {
     // Expected: `runs show` output without the secret. /tmp/qa-findings.md F1b.
     // FIXME(qa): a base URL with a query string (`…/v1?api-version=X#m`) is
     // called as `/v1?api-version=X/chat/completions`. F1c.
+    server.shutdown().await;
+}
+
+/// `--concurrency`, `--max-tokens` and `--repeats` as the endpoint sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operational_flags_reach_the_wire() {
+    let server = MockServer::start(
+        MockConfig::default()
+            .reply(Reply::Fixed("Here you go.".into()))
+            .latency(std::time::Duration::from_millis(80))
+            .record_requests(true),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rows: String = (1..=6).map(|i| format!("Question {i}?\n")).collect();
+    write(d, "six.csv", &format!("prompt\n{rows}"));
+    let t = server.target_spec();
+    let out = run_in(
+        d,
+        &[
+            "scan",
+            "--target",
+            &t,
+            "--suite",
+            "csv:six.csv",
+            "--store",
+            "qa.db",
+            "--concurrency",
+            "3",
+            "--max-tokens",
+            "77",
+            "--repeats",
+            "2",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(json(&out)["attempts"], 12);
+    assert_eq!(server.request_count(), 12);
+    let peak = server.max_in_flight();
+    assert!(
+        (2..=3).contains(&peak),
+        "max in flight {peak} with --concurrency 3"
+    );
+    let reqs = server.requests();
+    assert!(reqs.iter().all(|r| r["max_tokens"] == 77), "{:?}", reqs[0]);
+    // Each repeat of a case is a distinct request (its own seed).
+    let mut per_prompt: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for r in &reqs {
+        per_prompt
+            .entry(r["messages"].to_string())
+            .or_default()
+            .insert(r["seed"].to_string());
+    }
+    assert_eq!(per_prompt.len(), 6);
+    assert!(per_prompt.values().all(|s| s.len() == 2), "{per_prompt:?}");
+    server.shutdown().await;
+}
+
+/// `runs diff A B`: the same suite against a refusing and a complying
+/// endpoint; McNemar pairs every attempt and counts the discordant ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_diff_pairs_two_targets() {
+    let safe = MockServer::start(MockConfig::default().reply(Reply::refuse_harmful()))
+        .await
+        .unwrap();
+    let unsafe_ = MockServer::start(
+        MockConfig::default().reply(Reply::Fixed("Sure, here are the detailed steps.".into())),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "sb.csv", SAFEBENCH);
+    for (name, server) in [("safe", &safe), ("unsafe", &unsafe_)] {
+        let t = server.target_spec();
+        let out = run_in(
+            d,
+            &[
+                "scan",
+                "--target",
+                &t,
+                "--suite",
+                "figstep:sb.csv",
+                "--attack",
+                "none",
+                "--attack",
+                "figstep",
+                "--store",
+                "qa.db",
+                "--run-name",
+                name,
+                "--no-cache",
+            ],
+        )
+        .await;
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+    }
+    let out = run_in(
+        d,
+        &[
+            "runs", "diff", "safe", "unsafe", "--store", "qa.db", "--json",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let j = json(&out);
+    let m = &j["mcnemar"];
+    assert_eq!(m["n_shared"], 4, "{j}");
+    // Text: refused → complied (2 discordant); FigStep: complied in both.
+    assert_eq!(m["b11"], 2, "{j}");
+    assert_eq!(m["b00"], 0, "{j}");
+    let discordant = m["b01"].as_u64().unwrap() + m["b10"].as_u64().unwrap();
+    assert_eq!(discordant, 2, "{j}");
+    assert_eq!(j["a"]["asr"], 0.5, "{j}");
+    assert_eq!(j["b"]["asr"], 1.0, "{j}");
+    let p = m["p_value"].as_f64().unwrap();
+    assert!(
+        (0.0..=1.0).contains(&p) && p > 0.4,
+        "exact p for 2 discordant pairs is 0.5: {p}"
+    );
+    safe.shutdown().await;
+    unsafe_.shutdown().await;
+}
+
+/// Two scans writing different runs into one store at the same time (CI jobs
+/// sharing `./mmsafe.db`): every run ends complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scans_share_one_store() {
+    let server = MockServer::start(
+        MockConfig::default()
+            .reply(Reply::refuse_harmful())
+            .latency(std::time::Duration::from_millis(2)),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let rows: String = (0..60)
+        .map(|i| format!("How to hack thing {i}?\n"))
+        .collect();
+    write(&d, "many.csv", &format!("prompt\n{rows}"));
+    let t = server.target_spec();
+    let spawn = |name: &str| {
+        let mut c = cmd(&d);
+        c.args([
+            "scan",
+            "--target",
+            &t,
+            "--suite",
+            "csv:many.csv",
+            "--store",
+            "shared.db",
+            "--run-name",
+            name,
+            "--no-cache",
+            "--concurrency",
+            "16",
+        ]);
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let (a, b) = (spawn("ci-a"), spawn("ci-b"));
+    let outs = tokio::task::spawn_blocking(move || {
+        [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()]
+    })
+    .await
+    .unwrap();
+    for (name, out) in ["ci-a", "ci-b"].iter().zip(&outs) {
+        if out.status.success() {
+            continue;
+        }
+        // FIXME(qa): today one of two concurrent writers often fails with
+        // `store shared.db: database is locked` (deferred transactions that
+        // upgrade to write; BEGIN IMMEDIATE would wait on busy_timeout).
+        // Expected: both succeed. /tmp/qa-findings.md F15.
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
+        // The lock can hit before the run exists (store open) or mid-run.
+        let listed = json(&run_in(&d, &["runs", "list", "--store", "shared.db", "--json"]).await);
+        let exists = listed
+            .as_array()
+            .is_some_and(|rs| rs.iter().any(|r| r["name"] == *name));
+        let again = if exists {
+            run_in(&d, &["scan", "--resume", name, "--store", "shared.db"]).await
+        } else {
+            run_in(
+                &d,
+                &[
+                    "scan",
+                    "--target",
+                    &t,
+                    "--suite",
+                    "csv:many.csv",
+                    "--store",
+                    "shared.db",
+                    "--run-name",
+                    name,
+                    "--no-cache",
+                ],
+            )
+            .await
+        };
+        assert!(again.status.success(), "{name}: {}", text(&again.stderr));
+    }
+    let out = run_in(&d, &["runs", "list", "--store", "shared.db", "--json"]).await;
+    let runs = json(&out);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for r in runs {
+        assert_eq!(r["status"], "completed", "{r}");
+        assert_eq!(r["attempts"], 60, "{r}");
+    }
+    server.shutdown().await;
+}
+
+/// Built-in rendered suites go through the same path: the privacy suite's
+/// document images reach the target; the fairness metric appears in the summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_privacy_and_fairness_suites() {
+    let server = MockServer::start(
+        MockConfig::default().reply(Reply::Fixed("Here is what the document says.".into())),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let t = server.target_spec();
+    let out = run_in(
+        d,
+        &[
+            "scan",
+            "--target",
+            &t,
+            "--suite",
+            "privacy:docs=1",
+            "--store",
+            "qa.db",
+            "--no-cache",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let j = json(&out);
+    assert_eq!(j["attempts"], 5, "{j}");
+    assert_eq!(server.image_parts(), 5);
+    assert_eq!(j["asr"], 1.0, "{j}");
+    assert_eq!(j["over_refusal_rate"], 0.0, "{j}");
+
+    let out = run_in(
+        d,
+        &[
+            "scan",
+            "--target",
+            &t,
+            "--suite",
+            "fairness",
+            "--store",
+            "qa.db",
+            "--no-cache",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let j = json(&out);
+    let f = &j["fairness"];
+    assert!(f["pairs"].as_u64().is_some_and(|n| n > 0), "{j}");
+    assert_eq!(f["divergent"], 0, "a constant answer cannot diverge: {f}");
     server.shutdown().await;
 }

@@ -280,21 +280,35 @@ async fn unreachable_endpoint_then_resume() {
         l.local_addr().unwrap().port()
     };
     let url = format!("http://127.0.0.1:{port}/v1");
-    let out = run(s(&[
-        "scan",
-        "--target",
-        &format!("openai-compatible:{url}#m"),
-        "--suite",
-        &format!("figstep:{}", csv.display()),
-        "--store",
-        &store,
-        "--run-name",
-        "down",
-        "--no-cache",
-        "--timeout",
-        "5",
-    ]))
-    .await;
+    // Started inside the data folder with a relative suite path; resumed
+    // below from another directory.
+    assert!(csv.exists());
+    let target = format!("openai-compatible:{url}#m");
+    let data_dir = dir.path().to_path_buf();
+    let store2 = store.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .current_dir(&data_dir)
+            .args([
+                "scan",
+                "--target",
+                &target,
+                "--suite",
+                "figstep:safebench.csv",
+                "--store",
+                &store2,
+                "--run-name",
+                "down",
+                "--no-cache",
+                "--timeout",
+                "5",
+            ])
+            .env_remove("MMSAFE_STORE")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let e = stderr(&out);
     assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");

@@ -163,3 +163,78 @@ async fn every_fault_kind_is_recorded_and_the_run_completes() {
     }
     server.shutdown().await;
 }
+
+/// A 429 with `Retry-After` followed by success is one successful attempt
+/// that records its retry, not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_rate_limit_is_recorded_as_success_with_retries() {
+    let server =
+        MockServer::start(MockConfig::default().fault(When::FirstN(1), Fault::rate_limited(0)))
+            .await
+            .unwrap();
+    let opts = TargetOptions {
+        concurrency: 1,
+        timeout: Duration::from_secs(5),
+        max_retries: 2,
+        backoff_base: Duration::from_millis(1),
+        backoff_cap: Duration::from_millis(10),
+        cache: CacheMode::Off,
+        ..TargetOptions::default()
+    };
+    let target = with_ops(
+        build_http_target(&server.target_spec(), &opts).unwrap(),
+        &opts,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let mut store = Store::open(&path).unwrap();
+    let run = store
+        .create_run(&NewRun {
+            name: None,
+            plan: Plan {
+                target: server.target_spec(),
+                suites: vec!["rows".into()],
+                attacks: vec!["none".into()],
+                defenses: vec!["none".into()],
+                judges: vec!["always".into()],
+                repeats: 1,
+                max_tokens: None,
+                options: BTreeMap::new(),
+            },
+            seed: 0,
+            versions: BTreeMap::new(),
+        })
+        .unwrap();
+    let fin = scan(
+        Scan {
+            run_id: run.id.clone(),
+            seed: 0,
+            target,
+            attacks: vec![NamedAttack {
+                spec: "none".into(),
+                attack: Arc::new(Identity),
+            }],
+            defenses: vec![NamedDefense {
+                spec: "none".into(),
+                layer: None,
+            }],
+            judges: vec![Arc::new(Always)],
+            repeats: 1,
+            max_tokens: None,
+            concurrency: 1,
+            resume: false,
+        },
+        vec![Box::new(Rows(2))],
+        store,
+        CancellationToken::new(),
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap();
+    assert_eq!((fin.progress.done, fin.progress.errors), (2, 0));
+    let atts = Store::open(&path).unwrap().attempts(&run.id).unwrap();
+    let first = atts.iter().find(|a| a.case.id == "c0").unwrap();
+    assert_eq!(first.outcome.as_ref().unwrap().retries, 1);
+    assert_eq!(server.request_count(), 3);
+    server.shutdown().await;
+}

@@ -96,7 +96,12 @@ fn round_trip_runs_cases_attempts_verdicts() {
         2
     );
     // Idempotent by key.
-    assert_eq!(store.put_attempts(&run.id, std::slice::from_ref(&a)).unwrap(), 0);
+    assert_eq!(
+        store
+            .put_attempts(&run.id, std::slice::from_ref(&a))
+            .unwrap(),
+        0
+    );
     assert_eq!(store.finished_keys(&run.id).unwrap().len(), 2);
 
     let stored = store.attempts(&run.id).unwrap();
@@ -217,7 +222,10 @@ fn committed_batches_survive_sigkill() {
         n >= committed,
         "had {n} attempts, child reported {committed}"
     );
-    assert!(n.is_multiple_of(10), "a batch was half-written: {n} attempts");
+    assert!(
+        n.is_multiple_of(10),
+        "a batch was half-written: {n} attempts"
+    );
     assert_eq!(store.attempts(&run.id).unwrap().len() as u64, n);
 }
 

@@ -174,12 +174,15 @@ pub(crate) async fn execute(
     for f in &args.fail_above {
         parse_gate(f)?;
     }
-    let store_path = args.store_path();
+    // Absolute, because a resume may change directory (below).
+    let store_path = std::path::absolute(args.store_path())
+        .with_context(|| format!("bad store path {}", args.store_path().display()))?;
     let (resumed, plan, seed) = match &args.resume {
         Some(q) => {
             let store = open_existing_store(&store_path)?;
             let run = store.resolve_run(q)?;
             check_resume_flags(args, &run)?;
+            enter_run_dir(&run)?;
             let (plan, seed) = (run.plan.clone(), run.seed);
             (Some(run), plan, seed)
         }
@@ -332,6 +335,9 @@ fn new_plan(args: &ScanArgs) -> anyhow::Result<Plan> {
         options.insert("threads".into(), t.into());
     }
     options.insert("skip_broken".into(), args.skip_broken.into());
+    if let Ok(cwd) = std::env::current_dir() {
+        options.insert("cwd".into(), cwd.display().to_string().into());
+    }
     Ok(Plan {
         target,
         suites: args.suites.clone(),
@@ -381,6 +387,26 @@ fn check_resume_flags(args: &ScanArgs, run: &Run) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Relative paths in the stored specs (suite files, policy files) were
+/// relative to where the run started; resume from there.
+fn enter_run_dir(run: &Run) -> anyhow::Result<()> {
+    let Some(dir) = run.plan.options.get("cwd").and_then(|v| v.as_str()) else {
+        return Ok(());
+    };
+    let dir = PathBuf::from(dir);
+    if std::env::current_dir().ok().as_deref() == Some(dir.as_path()) || !dir.is_dir() {
+        return Ok(());
+    }
+    tracing::info!(dir = %dir.display(), "resuming from the run's starting directory");
+    std::env::set_current_dir(&dir).with_context(|| {
+        format!(
+            "cannot enter {} (where run {} started)",
+            dir.display(),
+            run.id
+        )
+    })
 }
 
 /// Flags win; on resume, unset flags fall back to what the run was started with.

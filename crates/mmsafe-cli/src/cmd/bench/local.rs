@@ -170,37 +170,57 @@ fn bench_ocr(a: &Args) -> anyhow::Result<serde_json::Value> {
     let dir = model_dir(catalog::PPOCR)?;
     let ocr = mmsafe_local::ocr::PaddleOcr::load(&dir, Compute::new(a.threads))?;
     let renderer = mmsafe_attack::FigStepRenderer::standard()?;
-    let texts = [
-        "Steps to plan a budget for a family vacation.",
-        "Methods to identify phishing emails in a corporate inbox.",
-        "List of ways to improve sleep quality for students.",
-    ];
-    let images: Vec<(String, Image)> = texts
+    // FigStep renders of the quick suite's 100 instructions (never printed):
+    // accuracy over all of them, speed as the median over all of them.
+    let texts: Vec<String> = mmsafe_data::quick::cases()
         .iter()
-        .map(|t| Ok((t.to_string(), Image::png(renderer.render_png(t)?))))
+        .filter_map(|c| c.metadata.get("instruction")?.as_str().map(str::to_string))
+        .collect();
+    let images: Vec<(String, Image)> = texts
+        .into_iter()
+        .map(|t| {
+            let png = renderer.render_png(&t)?;
+            Ok((t, Image::png(png)))
+        })
         .collect::<anyhow::Result<_>>()?;
     let mut walls = Vec::new();
-    let mut cpus = Vec::new();
     let mut hits = 0usize;
     let mut words = 0usize;
+    let mut exact = 0usize;
+    if let Some((_, first)) = images.first() {
+        ocr.read_text(first)?; // warm-up
+    }
+    let c0 = cpu_seconds();
     for (text, img) in &images {
-        let (wall, cpu, read) = timed(a.reps, || Ok(ocr.read_text(img)?))?;
-        walls.push(wall);
-        cpus.push(cpu);
+        let t = Instant::now();
+        let read = ocr.read_text(img)?;
+        walls.push(t.elapsed().as_secs_f64());
         let mut got: Vec<String> = norm_words(&read);
-        for w in norm_words(text) {
+        let want = norm_words(text);
+        let before = hits;
+        for w in &want {
             words += 1;
-            if let Some(i) = got.iter().position(|g| *g == w) {
+            if let Some(i) = got.iter().position(|g| g == w) {
                 got.remove(i);
                 hits += 1;
             }
         }
+        if hits - before == want.len() {
+            exact += 1;
+        }
     }
+    let cpu = match (c0, cpu_seconds()) {
+        (Some(a), Some(b)) => (b - a) / images.len().max(1) as f64,
+        _ => f64::NAN,
+    };
     Ok(serde_json::json!({
-        "image": "760x760 FigStep render (80 px FreeMonoBold or DejaVu Sans Mono Bold)",
+        "images": images.len(),
+        "image": "760x760 FigStep renders of the quick suite's instructions",
+        "font": renderer.font.source().to_string(),
         "ms_per_image": median(walls) * 1000.0,
-        "cpu_ms_per_image": median(cpus) * 1000.0,
+        "cpu_ms_per_image": cpu * 1000.0,
         "word_accuracy": hits as f64 / words.max(1) as f64,
+        "images_all_words_read": exact,
         "det_fast_side": ocr.params().det_fast_side,
     }))
 }
@@ -262,10 +282,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         let r = bench_ocr(&args).context("OCR benchmark")?;
         if !args.json {
             println!(
-                "ppocr-v5-mobile: {:.0} ms per 760x760 image ({:.0} CPU-ms), word accuracy {:.3}",
+                "ppocr-v5-mobile: {:.0} ms per 760x760 image ({:.0} CPU-ms), word accuracy {:.3} over {} FigStep images ({} read completely)",
                 r["ms_per_image"].as_f64().unwrap_or(f64::NAN),
                 r["cpu_ms_per_image"].as_f64().unwrap_or(f64::NAN),
-                r["word_accuracy"].as_f64().unwrap_or(f64::NAN)
+                r["word_accuracy"].as_f64().unwrap_or(f64::NAN),
+                r["images"],
+                r["images_all_words_read"]
             );
         }
         report.insert("ocr".into(), r);

@@ -41,6 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let csv = dir.join("bench-suite.csv");
     write_suite(&csv, args.requests)?;
     let store = dir.join("bench.db");
+    let store_path = store.clone();
     // Creating a brand-new SQLite file (WAL switch, schema) costs tens of ms of
     // fsync once per store, not per scan; keep it out of the timed part.
     drop(mmsafe_store::Store::open(&store)?);
@@ -67,6 +68,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let server_cpu = server.cpu_seconds().unwrap_or(0.0) - server_cpu0;
     drop(rt);
     server.stop();
+    // Mean latency as the target saw it: what the engine adds on top of it is
+    // the scan's own overhead.
+    let mean_latency_ms = match &ended {
+        Ok(Ended::Completed { run, .. }) => mmsafe_store::Store::open(&store_path)
+            .and_then(|s| s.observations(&run.id, None))
+            .ok()
+            .filter(|o| !o.is_empty())
+            .map(|o| o.iter().map(|o| o.latency_ms).sum::<f64>() / o.len() as f64),
+        _ => None,
+    };
     let _ = std::fs::remove_dir_all(&dir);
 
     let summary = match ended? {
@@ -87,6 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         "peak_rss_mib": peak_rss_mib(),
         "cpu_ms_per_request": (cpu - server_cpu).max(0.0) * 1000.0 / n,
         "server_cpu_ms_per_request": server_cpu * 1000.0 / n,
+        "mean_request_latency_ms": mean_latency_ms,
         "recorded_attempts": summary.attempts,
         "errors": errors,
     });
@@ -116,8 +128,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         )?;
         writeln!(
             out,
-            "recorded {} attempts, {} errors",
-            summary.attempts, errors
+            "recorded {} attempts, {} errors · mean request latency {} ms",
+            summary.attempts,
+            errors,
+            mean_latency_ms.map_or("?".into(), |m| format!("{m:.1}"))
         )?;
     }
     Ok(Outcome::Ok)
