@@ -189,6 +189,16 @@ async fn scan_figstep_end_to_end_then_runs_and_report() {
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["asr"], j["asr"]);
 
+    let html = dir.path().join("report.html");
+    let html_s = html.to_str().unwrap().to_string();
+    let out = run(s(&[
+        "report", &run_id, "--format", "text", "--html", &html_s, "--store", &store_s,
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains(&run_id));
+
     let out = run(s(&[
         "runs", "diff", "first", "latest", "--store", &store_s, "--json",
     ]))

@@ -1,4 +1,4 @@
-//! `mmsafe report RUN --format md|json|text`: render a stored run.
+//! `mmsafe report RUN --format md|json|text|html [--html FILE]`: render a stored run.
 
 use crate::cmd::runs::{open_existing_store, summarize_run};
 use crate::exit::Outcome;
@@ -13,6 +13,8 @@ pub enum Format {
     Json,
     /// The terminal table.
     Text,
+    /// One self-contained HTML page (inline CSS and SVG charts, no scripts, no network).
+    Html,
 }
 
 #[derive(clap::Args, Debug)]
@@ -30,6 +32,9 @@ pub struct ReportArgs {
     /// Write the report to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Also write the self-contained HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
@@ -52,7 +57,12 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
             s
         }
         Format::Text => mmsafe_report::render_terminal(&summary),
+        Format::Html => mmsafe_report::render_html(&summary),
     };
+    if let Some(p) = &args.html {
+        std::fs::write(p, mmsafe_report::render_html(&summary))
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
     match &args.out {
         Some(p) => {
             std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?
