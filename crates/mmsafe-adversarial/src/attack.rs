@@ -120,11 +120,17 @@ impl Default for AttackConfig {
 
 impl AttackConfig {
     pub fn validate(&self) -> Result<()> {
-        if !(self.eps > 0.0 && self.eps <= 1.0) {
-            return Err(AdvError::InvalidValue(format!(
-                "--eps {} is outside (0, 1] (write e.g. 16/255)",
-                self.eps
-            )));
+        // An L2 radius covers the whole image (√(3·H·W) at most), so only the
+        // L∞ budget is bounded by one pixel's range.
+        let eps_ok = match self.optimizer {
+            Optimizer::PgdL2 => self.eps > 0.0 && self.eps.is_finite(),
+            _ => self.eps > 0.0 && self.eps <= 1.0,
+        };
+        if !eps_ok {
+            return Err(AdvError::InvalidValue(match self.optimizer {
+                Optimizer::PgdL2 => format!("--eps {} must be a positive L2 radius", self.eps),
+                _ => format!("--eps {} is outside (0, 1] (write e.g. 16/255)", self.eps),
+            }));
         }
         if !(self.step > 0.0 && self.step.is_finite()) {
             return Err(AdvError::InvalidValue(format!(

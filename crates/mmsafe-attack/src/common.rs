@@ -258,3 +258,135 @@ impl Card {
         .map_err(|e| err(attack, e))
     }
 }
+
+/// Marks where the request sits in a template step's recorded `frame`.
+pub const REQUEST_SLOT: &str = "{request}";
+
+/// The case's prompt when it is a text template wrapped around a request:
+/// the request itself and the template's framing with the request cut out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Framed {
+    pub request: String,
+    /// The prompt with every occurrence of the request replaced by [`REQUEST_SLOT`].
+    pub frame: String,
+    /// Where the innermost template took the request from (`prompt`,
+    /// `metadata.instruction`, `question`).
+    pub request_source: String,
+    /// The innermost template wrapped the unattacked case.
+    pub original: bool,
+}
+
+fn detail_str<'a>(step: &'a mmsafe_core::ProvenanceStep, key: &str) -> Option<&'a str> {
+    step.detail.get(key).and_then(|v| v.as_str())
+}
+
+/// The framed request when the case's last attack step was a text template
+/// (which records `request` and `frame`). Nested templates are unwrapped:
+/// `template:a+template:b` gives b's frame around a's frame around the request.
+/// Any other last step (a converter, an image attack) means the prompt is no
+/// longer a frame around the plain request, so `None`.
+pub fn framed_request(case: &Case) -> Option<Framed> {
+    let mut i = case.provenance.len().checked_sub(1)?;
+    let step = &case.provenance[i];
+    let mut frame = detail_str(step, "frame")?.to_string();
+    let mut request = detail_str(step, "request")?.to_string();
+    let mut source = detail_str(step, "text_source")
+        .unwrap_or("prompt")
+        .to_string();
+    while source == "prompt" && i > 0 {
+        let prev = &case.provenance[i - 1];
+        let (Some(f), Some(r)) = (detail_str(prev, "frame"), detail_str(prev, "request")) else {
+            break;
+        };
+        frame = frame.replace(REQUEST_SLOT, f);
+        request = r.to_string();
+        source = detail_str(prev, "text_source")
+            .unwrap_or("prompt")
+            .to_string();
+        i -= 1;
+    }
+    Some(Framed {
+        request,
+        frame,
+        request_source: source,
+        original: i == 0,
+    })
+}
+
+/// The text a typographic attack renders, and the frame its own text prompt
+/// goes into.
+#[derive(Debug, Clone)]
+pub struct TypoText {
+    pub text: String,
+    pub from: String,
+    /// The preceding template's framing; the attack's prompt replaces
+    /// [`REQUEST_SLOT`] in it (see [`TypoText::prompt`]).
+    pub frame: Option<String>,
+    /// `text` is the unattacked case's prompt as written, so attacks may
+    /// rephrase it by rule (FigStep's "Steps to …").
+    pub original_prompt: bool,
+}
+
+impl TypoText {
+    /// The attack's own prompt, inside the template's framing when there is one.
+    pub fn prompt(&self, own: &str) -> String {
+        match &self.frame {
+            Some(f) => f.replace(REQUEST_SLOT, own),
+            None => own.to_string(),
+        }
+    }
+}
+
+/// Text selection for image attacks. With `text=auto` after a text template,
+/// the image carries the request the template wrapped (the case's
+/// `instruction` metadata when the template wrapped the unattacked prompt and
+/// a loader supplied one), and the framing stays in the text. Otherwise as
+/// [`source_text`].
+pub fn typo_text(attack: &str, case: &Case, which: TextSource) -> Result<TypoText, AttackError> {
+    if which == TextSource::Auto {
+        if let Some(f) = framed_request(case) {
+            let instruction = meta_str(case, "instruction");
+            let (text, from, original_prompt) = match instruction {
+                Some(i) if f.original && f.request_source == "prompt" => {
+                    (i, "metadata.instruction (template request)", false)
+                }
+                _ => (
+                    f.request,
+                    "template request",
+                    f.original && f.request_source == "prompt",
+                ),
+            };
+            if !text.trim().is_empty() {
+                return Ok(TypoText {
+                    text,
+                    from: from.to_string(),
+                    frame: Some(f.frame),
+                    original_prompt,
+                });
+            }
+        }
+    }
+    if which == TextSource::Question && meta_str(case, "question").is_none() {
+        if let Some(f) = framed_request(case) {
+            return Ok(TypoText {
+                text: f.request,
+                from: "template request".to_string(),
+                frame: Some(f.frame),
+                original_prompt: false,
+            });
+        }
+    }
+    let (text, from) = source_text(attack, case, which)?;
+    // The original question is the request a template wrapped, so its
+    // framing still belongs around the attack's prompt.
+    let frame = match which {
+        TextSource::Question => framed_request(case).map(|f| f.frame),
+        _ => None,
+    };
+    Ok(TypoText {
+        text,
+        from: from.to_string(),
+        frame,
+        original_prompt: from == "prompt" && case.provenance.is_empty(),
+    })
+}

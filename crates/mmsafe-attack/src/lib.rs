@@ -21,6 +21,6 @@ pub mod templates;
 
 pub use attacks::figstep::FigStepRenderer;
 pub use registry::{build, build_one, registry, AttackInfo, AttackSpec, BuildCtx};
-pub use templates::{Template, TemplateLibrary};
+pub use templates::{Template, TemplateLibrary, Unavailable};
 pub mod input;
 pub mod materialize;

@@ -48,5 +48,23 @@ pub async fn key_phrase(case: &Case, extractor: Option<&DynTarget>) -> Extractio
             method: "metadata".to_string(),
         };
     }
-    extract::extract(&case.question(), extractor, 4).await
+    extract::extract(&request(case), extractor, 4).await
+}
+
+/// The request to extract from: the loader's question, else the request a
+/// preceding text template wrapped, else the prompt.
+pub fn request(case: &Case) -> String {
+    match (meta(case, "question"), crate::common::framed_request(case)) {
+        (Some(q), _) => q,
+        (None, Some(f)) => f.request,
+        (None, None) => case.prompt_text(),
+    }
+}
+
+/// `own` inside the framing of a preceding text template, if any.
+pub fn framed_prompt(case: &Case, own: &str) -> String {
+    match crate::common::framed_request(case) {
+        Some(f) => f.frame.replace(crate::common::REQUEST_SLOT, own),
+        None => own.to_string(),
+    }
 }

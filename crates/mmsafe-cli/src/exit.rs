@@ -1,13 +1,14 @@
-//! Exit codes, decided in one place.
+//! Exit codes, decided in one place, and stdout writes that survive a closed pipe.
 //!
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
 //! | 1 | error (bad input, unreachable endpoint, …) |
-//! | 2 | usage error (clap) |
+//! | 2 | usage error (clap, or a flag value rejected by a command: [`UsageError`]) |
 //! | 3 | a `--fail-above` gate failed |
 //! | 130 | interrupted (Ctrl-C); the run is resumable |
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 /// What a subcommand reports besides errors.
@@ -18,8 +19,46 @@ pub enum Outcome {
     Interrupted,
 }
 
+pub const USAGE: u8 = 2;
 pub const GATE_FAILED: u8 = 3;
 pub const INTERRUPTED: u8 = 130;
+
+/// A flag value a command rejects after parsing (e.g. `--fail-above asr=1.5`):
+/// exits 2 like clap's own usage errors.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// `Err(UsageError)` as an `anyhow` error, for `return usage(…)`.
+pub fn usage<T>(msg: impl Into<String>) -> anyhow::Result<T> {
+    Err(UsageError(msg.into()).into())
+}
+
+/// Write to stdout without panicking when the reader has gone (`mmsafe … | head`):
+/// the BrokenPipe error travels up to [`finish`], which exits quietly.
+pub fn write_stdout(s: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.flush()
+}
+
+/// `println!` that returns an `io::Result` instead of panicking on a closed stdout.
+macro_rules! outln {
+    () => {
+        $crate::exit::write_stdout("\n")
+    };
+    ($($arg:tt)*) => {
+        $crate::exit::write_stdout(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use outln;
 
 pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
@@ -34,11 +73,71 @@ pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err}");
+            let mut shown = err.to_string();
+            let mut lines = vec![format!("error: {}", redact_urls(&shown))];
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                // Many errors already quote their source in their own message
+                // (`store x.db: file is not a database`); print each text once.
+                let text = cause.to_string();
+                if shown.contains(&text) {
+                    continue;
+                }
+                lines.push(format!("  caused by: {}", redact_urls(&text)));
+                shown = text;
+            }
+            // Stderr may be closed too; nothing more to say then.
+            let _ = writeln!(std::io::stderr().lock(), "{}", lines.join("\n"));
+            if err
+                .chain()
+                .any(|c| c.downcast_ref::<UsageError>().is_some())
+            {
+                return ExitCode::from(USAGE);
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Credentials in any URL an error message quotes (`http://user:pw@…`,
+/// `?api-key=…`): whoever built the message, they do not reach the terminal
+/// or a CI log.
+fn redact_urls(text: &str) -> String {
+    if !text.contains("://") {
+        return text.to_string();
+    }
+    text.split(' ')
+        .map(|w| {
+            if w.contains("://") {
+                mmsafe_target::redact_url(w)
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_pipe_is_success_and_usage_is_two() {
+        let pipe = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(finish(Err(pipe)), ExitCode::SUCCESS);
+        let u: anyhow::Result<Outcome> = usage("--concurrency must be at least 1");
+        assert_eq!(finish(u), ExitCode::from(USAGE));
+    }
+
+    #[test]
+    fn urls_in_error_lines_lose_their_credentials() {
+        let e = redact_urls(
+            "POST http://user:PW@127.0.0.1:1/v1?api-key=Q/chat/completions: connection refused",
+        );
+        assert!(!e.contains("PW") && !e.contains("=Q"), "{e}");
+        assert!(
+            e.contains("127.0.0.1:1/v1") && e.ends_with("connection refused"),
+            "{e}"
+        );
     }
 }

@@ -209,6 +209,24 @@ async fn mixed_suites_summary_store_report_and_gates() {
         .unwrap()
         .contains("figstep"));
 
+    // HTML: one self-contained page (no scripts, nothing fetched).
+    let out = run_in(
+        d,
+        &[
+            "report", "mixed", "--format", "html", "--store", "qa.db", "--out", "rep.html",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(d.join("rep.html")).unwrap();
+    assert!(html.to_lowercase().contains("<html"), "not HTML");
+    assert!(html.contains(&run_id));
+    assert!(!html.contains("<script"), "scripts in the HTML report");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "external resources in the HTML report"
+    );
+
     // Gates: exit 3 with the JSON summary still on stdout; passing gate exits 0.
     for (gate, code) in [
         ("asr=0", 3),

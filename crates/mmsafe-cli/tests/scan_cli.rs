@@ -324,6 +324,26 @@ async fn unreachable_endpoint_then_resume() {
     assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
     assert!(e.contains("--resume"), "{e}");
 
+    // The plan holds the suite's absolute path (resumable from anywhere).
+    let out = run(s(&["runs", "list", "--store", &store, "--json"])).await;
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let suite = runs[0]["plan"]["suites"][0].as_str().unwrap().to_string();
+    let abs = std::fs::canonicalize(&csv).unwrap();
+    assert_eq!(suite, format!("figstep:{}", abs.display()));
+
+    // A report of the failed run says it is incomplete.
+    let out = run(s(&[
+        "report", "down", "--store", &store, "--format", "json",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["status"], "failed", "{r}");
+    assert_eq!(r["planned"], 4, "{r}");
+    assert_eq!(r["recorded_attempts"], 0, "{r}");
+    let out = run(s(&["report", "down", "--store", &store, "--format", "md"])).await;
+    assert!(stdout(&out).contains("Incomplete"), "{}", stdout(&out));
+
     // Bring the endpoint up on that very port and resume by name.
     let server = start_on_port(port).await;
     let out = run(s(&[
@@ -542,4 +562,241 @@ async fn defense_axis_doubles_the_plan() {
     assert!(by_defense.contains_key("none"));
     assert_eq!(server.request_count(), 8);
     server.shutdown().await;
+}
+
+/// Credentials in the target spec never reach the store or the output; a
+/// resume then needs the full spec again. Also: --calibration gives the
+/// corrected ASR in `report`, `runs show` and `scan`; logs carry no colour
+/// codes when stderr is not a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_redacted_calibration_and_plain_logs() {
+    let server = MockServer::start(MockConfig::default().reply(Reply::refuse_harmful()))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_csv(dir.path(), "safebench.csv", CSV);
+    let store = dir.path().join("runs.db").display().to_string();
+    let suite = format!("figstep:{}", csv.display());
+    let target = server
+        .target_spec()
+        .replacen("http://", "http://user:S3CRETPW@", 1);
+    assert!(target.contains("S3CRETPW@127.0.0.1"), "{target}");
+    let cal = dir.path().join("cal.json");
+    std::fs::write(
+        &cal,
+        r#"{"judge":"refusal","labels":"l.csv","n":50,"sensitivity":0.9,"specificity":0.95}"#,
+    )
+    .unwrap();
+    let cal_s = cal.display().to_string();
+
+    let out = run(s(&[
+        "scan",
+        "--target",
+        &target,
+        "--suite",
+        &suite,
+        "--attack",
+        "none",
+        "--attack",
+        "figstep",
+        "--store",
+        &store,
+        "--run-name",
+        "sec",
+        "--no-cache",
+        "--json",
+        "--log",
+        "info",
+        "--calibration",
+        &cal_s,
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("S3CRETPW"), "{all}");
+    assert!(
+        !stderr(&out).contains('\x1b'),
+        "ANSI codes in logs: {}",
+        stderr(&out)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(j["corrected_asr"].is_number(), "{j}");
+
+    let raw = std::fs::read(&store).unwrap();
+    assert!(
+        !raw.windows(8).any(|w| w == b"S3CRETPW"),
+        "secret stored in the run store"
+    );
+    for args in [
+        vec!["runs", "list", "--store", &store],
+        vec!["runs", "list", "--store", &store, "--json"],
+        vec!["runs", "show", "sec", "--store", &store],
+        vec!["runs", "show", "sec", "--store", &store, "--json"],
+    ] {
+        let out = run(s(&args)).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(!stdout(&out).contains("S3CRETPW"), "{}", stdout(&out));
+        assert!(stdout(&out).contains("***@127.0.0.1"), "{}", stdout(&out));
+    }
+
+    // Resume without the spec: refused with a clear hint; with it: fine.
+    let out = run(s(&["scan", "--resume", "sec", "--store", &store])).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("pass the full spec again with --target"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(s(&[
+        "scan", "--resume", "sec", "--store", &store, "--target", &target, "--json",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A different target is still a conflict (a rotated password is not).
+    let (base, _model) = target.split_once('#').unwrap();
+    let other = format!("{base}#another-model");
+    let out = run(s(&[
+        "scan", "--resume", "sec", "--store", &store, "--target", &other,
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--target differ"), "{}", stderr(&out));
+
+    let out = run(s(&[
+        "report",
+        "sec",
+        "--store",
+        &store,
+        "--format",
+        "json",
+        "--calibration",
+        &cal_s,
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["corrected_asr"].is_number(), "{r}");
+    assert_eq!(r["status"], "completed");
+    let out = run(s(&["report", "sec", "--store", &store, "--format", "json"])).await;
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["corrected_asr"].is_null(), "{r}");
+    let out = run(s(&[
+        "runs",
+        "show",
+        "sec",
+        "--store",
+        &store,
+        "--json",
+        "--calibration",
+        &cal_s,
+    ]))
+    .await;
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["summary"]["corrected_asr"].is_number(), "{r}");
+
+    // A closed stdout (`| head -c1`) ends quietly, no panic.
+    for args in [
+        vec!["runs", "show", "sec", "--store", &store],
+        vec!["report", "sec", "--store", &store, "--format", "md"],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .env_remove("MMSAFE_STORE")
+            .env("RUST_BACKTRACE", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    server.shutdown().await;
+}
+
+/// Two suites whose case ids overlap: a clear error naming both, never a run
+/// with half its answers silently dropped; the same suite twice is a usage error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_case_ids_across_suites_are_an_error() {
+    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("d1")).unwrap();
+    std::fs::create_dir_all(dir.path().join("d2")).unwrap();
+    let a = write_csv(
+        &dir.path().join("d1"),
+        "p.csv",
+        "prompt\nhello one\nhello two\n",
+    );
+    let b = write_csv(
+        &dir.path().join("d2"),
+        "p.csv",
+        "prompt\nbye one\nbye two\n",
+    );
+    let store = dir.path().join("runs.db").display().to_string();
+    let target = server.target_spec();
+    let sa = format!("csv:{}:text=prompt", a.display());
+    let sb = format!("csv:{}:text=prompt", b.display());
+    let out = run(s(&[
+        "scan",
+        "--target",
+        &target,
+        "--suite",
+        &sa,
+        "--suite",
+        &sb,
+        "--store",
+        &store,
+        "--no-cache",
+        "--json",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains("case id `") && e.contains("d1/p.csv") && e.contains("d2/p.csv"),
+        "{e}"
+    );
+    // Only the first suite was sent; nothing of the second.
+    assert_eq!(server.request_count(), 2);
+
+    let out = run(s(&[
+        "scan", "--target", &target, "--suite", &sa, "--suite", &sa, "--store", &store,
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("given twice"), "{}", stderr(&out));
+    server.shutdown().await;
+}
+
+/// Flag values out of range are usage errors (exit 2), caught before any run.
+#[test]
+fn bad_flag_values_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_csv(dir.path(), "safebench.csv", CSV);
+    let store = dir.path().join("runs.db").display().to_string();
+    let suite = format!("figstep:{}", csv.display());
+    let base = [
+        "scan",
+        "--target",
+        "openai-compatible:http://127.0.0.1:9/v1#m",
+        "--suite",
+        &suite,
+        "--store",
+        &store,
+    ];
+    for (extra, msg) in [
+        (vec!["--fail-above", "asr=1.5"], "outside 0..=1"),
+        (vec!["--fail-above", "asr=abc"], "not a number"),
+        (vec!["--fail-above", "asr"], "expected METRIC=X"),
+        (vec!["--concurrency", "0"], "--concurrency"),
+        (vec!["--repeats", "0"], "--repeats"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(extra.iter().copied());
+        let out = mmsafe(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(msg), "{extra:?}: {}", stderr(&out));
+    }
+    assert!(!Path::new(&store).exists());
 }

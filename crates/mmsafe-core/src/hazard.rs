@@ -92,7 +92,9 @@ impl Hazard {
         if code == "S14" {
             return Some(Hazard::NonViolentCrimes);
         }
-        Hazard::ALL.into_iter().find(|h| h.code() == Some(code.as_str()))
+        Hazard::ALL
+            .into_iter()
+            .find(|h| h.code() == Some(code.as_str()))
     }
 
     /// Map FigStep SafeBench's ten topics (by `category_name`) onto the taxonomy.
@@ -139,7 +141,10 @@ impl FromStr for Hazard {
             .or_else(|| Hazard::from_code(s))
             .ok_or_else(|| {
                 let names: Vec<_> = Hazard::ALL.iter().map(|h| h.slug()).collect();
-                format!("unknown hazard `{s}`; expected one of: {}", names.join(", "))
+                format!(
+                    "unknown hazard `{s}`; expected one of: {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -159,7 +164,10 @@ mod tests {
 
     #[test]
     fn figstep_topics_all_map() {
-        assert_eq!(Hazard::from_figstep_topic("Hate Speech"), Some(Hazard::Hate));
+        assert_eq!(
+            Hazard::from_figstep_topic("Hate Speech"),
+            Some(Hazard::Hate)
+        );
         assert_eq!(
             Hazard::from_figstep_topic(" health consultation "),
             Some(Hazard::SpecializedAdvice)

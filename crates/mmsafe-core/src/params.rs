@@ -64,7 +64,11 @@ impl fmt::Display for Spec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name)?;
         if !self.params.is_empty() {
-            let ps: Vec<String> = self.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let ps: Vec<String> = self
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             write!(f, ":{}", ps.join(","))?;
         }
         Ok(())
@@ -148,9 +152,8 @@ impl Params {
         T::Err: fmt::Display,
     {
         let raw = self.str(key);
-        raw.parse::<T>().map_err(|e| {
-            ParamsError::new(&self.plugin, format!("parameter `{key}`=`{raw}`: {e}"))
-        })
+        raw.parse::<T>()
+            .map_err(|e| ParamsError::new(&self.plugin, format!("parameter `{key}`=`{raw}`: {e}")))
     }
 
     /// A number that may be written as a fraction, e.g. `16/255`.
@@ -176,8 +179,14 @@ pub fn parse_fraction(s: &str) -> Result<f64, String> {
     let s = s.trim();
     let v = match s.split_once('/') {
         Some((a, b)) => {
-            let a: f64 = a.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
-            let b: f64 = b.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
+            let a: f64 = a
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{s}` is not a number"))?;
+            let b: f64 = b
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{s}` is not a number"))?;
             if b == 0.0 {
                 return Err(format!("`{s}` divides by zero"));
             }
@@ -229,7 +238,10 @@ mod tests {
         let s = Spec::parse("template:roleplay").unwrap();
         assert_eq!(s.name, "template:roleplay");
         assert!(s.params.is_empty());
-        assert_eq!(Spec::parse("figstep:font_size=60").unwrap().to_string(), "figstep:font_size=60");
+        assert_eq!(
+            Spec::parse("figstep:font_size=60").unwrap().to_string(),
+            "figstep:font_size=60"
+        );
     }
 
     #[test]
@@ -237,7 +249,10 @@ mod tests {
         const P: &[ParamSpec] = &[ParamSpec::new("font_size", "80", "px")];
         let given = Spec::parse("figstep:fontsize=3").unwrap().params;
         let err = Params::resolve("figstep", &given, P).unwrap_err();
-        assert!(err.to_string().contains("did you mean `font_size`"), "{err}");
+        assert!(
+            err.to_string().contains("did you mean `font_size`"),
+            "{err}"
+        );
         let ok = Params::resolve("figstep", &BTreeMap::new(), P).unwrap();
         assert_eq!(ok.get::<u32>("font_size").unwrap(), 80);
     }

@@ -112,10 +112,15 @@ pub fn open(spec: &str, opts: &LoadOptions) -> Result<Box<dyn Source>, DataError
             "no such file or folder",
         ));
     }
-    (loader.build)(&Input {
+    let opts = opts.scoped();
+    let inner = (loader.build)(&Input {
         spec: spec.trim(),
         path,
         params: &params,
-        opts,
-    })
+        opts: &opts,
+    })?;
+    Ok(Box::new(crate::options::Summarized {
+        inner,
+        skipped: opts.skipped,
+    }))
 }

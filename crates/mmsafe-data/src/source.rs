@@ -82,10 +82,14 @@ pub fn row_image(path: &std::path::Path, loc: &str) -> Result<Image, RowError> {
     crate::images::load(path, loc).map_err(RowError::Image)
 }
 
-/// A one-turn case: the images first, then the text.
+/// A one-turn case: the images first, then the text. `loc` (the row's
+/// `file:line` or `file: item N`) is kept in `metadata["location"]` so that
+/// problems found after loading (a duplicate id) can point at the row;
+/// built-in suites, which read no file, pass "".
 pub fn case(
     id: impl Into<String>,
     source: &str,
+    loc: &str,
     text: &str,
     images: Vec<Image>,
     hazard: Hazard,
@@ -101,9 +105,16 @@ pub fn case(
         source: source.to_string(),
         seed: 0,
         provenance: Vec::new(),
-        metadata: BTreeMap::new(),
+        metadata: if loc.is_empty() {
+            BTreeMap::new()
+        } else {
+            BTreeMap::from([(LOCATION.to_string(), loc.into())])
+        },
     }
 }
+
+/// Metadata key of the row a case was read from.
+pub const LOCATION: &str = "location";
 
 /// Set a metadata field (strings are the common case).
 pub fn meta(case: &mut Case, key: &str, value: impl Into<serde_json::Value>) {

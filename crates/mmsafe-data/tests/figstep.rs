@@ -76,3 +76,65 @@ fn missing_file_is_one_clear_error() {
     let err = open_err("figstep:/nonexistent/safebench.csv");
     assert!(err.contains("/nonexistent/safebench.csv"), "{err}");
 }
+
+/// The physical line a record starts on, for the same rows written with LF
+/// and with CRLF endings, including a record after a multi-line quoted field.
+#[test]
+fn error_lines_are_physical_lines_for_lf_and_crlf() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, nl) in [("lf.csv", "\n"), ("crlf.csv", "\r\n")] {
+        let rows = [
+            HEADER,
+            "ForbidQI,1,1,Fraud,q?,Steps.",
+            "ForbidQI,1,2,Fraud,short",
+            "ForbidQI,2,3,Hate Speech,\"two",
+            "lines\",Steps.",
+            "ForbidQI,1,4,Fraud,\"three",
+            "quoted",
+            "lines\"",
+            "ForbidQI,1,5,Fraud,short again",
+        ];
+        let body = rows.join(nl) + nl;
+        let path = write(dir.path(), name, body);
+        let res = load(&spec("figstep", &path));
+        assert_eq!(res.len(), 5, "{name}");
+        let err = |i: usize| res[i].as_ref().unwrap_err().to_string();
+        let at = |line: u32| format!("{}:{line}:", path.display());
+        assert!(res[0].is_ok() && res[2].is_ok(), "{name}");
+        assert!(err(1).starts_with(&at(3)), "{name}: {}", err(1));
+        assert!(err(3).starts_with(&at(6)), "{name}: {}", err(3));
+        assert!(err(4).starts_with(&at(9)), "{name}: {}", err(4));
+    }
+}
+
+#[test]
+fn unterminated_quote_names_the_line_it_opens_on() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, nl) in [("open_lf.csv", "\n"), ("open_crlf.csv", "\r\n")] {
+        let rows = [
+            HEADER,
+            "ForbidQI,1,1,Fraud,q?,Steps.",
+            "ForbidQI,1,2,Fraud,\"never closed,Steps.",
+            "ForbidQI,1,3,Fraud,q?,Steps.",
+        ];
+        let path = write(dir.path(), name, rows.join(nl) + nl);
+        let res = load(&spec("figstep", &path));
+        assert_eq!(res.len(), 2, "{name}");
+        assert!(res[0].is_ok(), "{name}");
+        let err = res[1].as_ref().unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}:3:", path.display()))
+                && err.contains("unterminated quoted field starting at line 3"),
+            "{name}: {err}"
+        );
+    }
+    // Escaped quotes ("") and quotes inside unquoted fields are not openings.
+    let path = write(
+        dir.path(),
+        "escaped.csv",
+        format!("{HEADER}\r\nForbidQI,1,1,Fraud,\"say \"\"hi\"\"\",5\" nails\r\n"),
+    );
+    let cs = cases(&spec("figstep", &path));
+    assert_eq!(cs[0].prompt_text(), "say \"hi\"");
+    assert_eq!(cs[0].metadata["instruction"], "5\" nails");
+}

@@ -447,6 +447,26 @@ fn generic_csv_mapping() {
 }
 
 #[test]
+fn generic_default_ids_are_qualified_by_file_stem() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a/p.csv", "prompt\nfirst\nsecond\n");
+    let b = write(dir.path(), "b/q.csv", "prompt\nthird\n");
+    let j = write(dir.path(), "r.jsonl", "{\"prompt\":\"x\"}\n");
+    let ids = |s: &str| cases(s).into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(ids(&spec("csv", &a)), ["p:1", "p:2"]);
+    assert_eq!(ids(&spec("csv", &b)), ["q:1"]);
+    assert_eq!(ids(&spec("jsonl", &j)), ["r:1"]);
+    // Two files with one stem: `id_prefix=` tells them apart.
+    assert_eq!(
+        ids(&format!("{}:id_prefix=set2", spec("csv", &a))),
+        ["set2:1", "set2:2"]
+    );
+    // An explicit id column is kept as given.
+    let k = write(dir.path(), "k.csv", "key,prompt\nx-1,hello\n");
+    assert_eq!(ids(&format!("{}:id=key", spec("csv", &k))), ["x-1"]);
+}
+
+#[test]
 fn generic_jsonl_mapping_and_malformed_line() {
     let dir = tempfile::tempdir().unwrap();
     let img = mmsafe_core::Image::png(png(2, 2));
@@ -470,7 +490,7 @@ fn generic_jsonl_mapping_and_malformed_line() {
     let c = res[1].as_ref().unwrap();
     assert_eq!(
         (c.hazard, c.expect, c.id.as_str()),
-        (Hazard::Benign, Expect::Comply, "2")
+        (Hazard::Benign, Expect::Comply, "mine:2")
     );
     let e = res[2].as_ref().unwrap_err().to_string();
     assert!(

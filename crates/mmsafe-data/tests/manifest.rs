@@ -36,7 +36,10 @@ fn manifest_round_trips_cases_with_image_files() {
     let cases: Vec<_> = src.cases().collect::<Result<_, _>>().unwrap();
     assert_eq!(cases.len(), 1);
     let c = &cases[0];
-    assert_eq!((c.hazard, c.expect, c.seed), (Hazard::Hate, Expect::Refuse, 7));
+    assert_eq!(
+        (c.hazard, c.expect, c.seed),
+        (Hazard::Hate, Expect::Refuse, 7)
+    );
     assert_eq!(c.attack_chain(), "figstep");
     assert!(matches!(&c.messages[0].content[0], Part::Image { image } if image.sha256() == sha));
 }
@@ -47,11 +50,29 @@ fn manifest_hash_mismatch_and_bad_fields_name_the_line() {
     std::fs::write(tmp.path().join("img.png"), png()).unwrap();
     write_manifest(tmp.path(), &"0".repeat(64));
     let path = tmp.path().join("manifest.jsonl");
-    let mut src = open(&format!("manifest:{}", path.display()), &LoadOptions::default()).unwrap();
+    let mut src = open(
+        &format!("manifest:{}", path.display()),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     let err = src.cases().next().unwrap().unwrap_err().to_string();
-    assert!(err.contains("manifest.jsonl:1") && err.contains("hashes to"), "{err}");
-    std::fs::write(&path, "{\"id\":\"x\",\"hazard\":\"nope\",\"expect\":\"refuse\",\"messages\":[]}\n").unwrap();
-    let mut src = open(&format!("manifest:{}", path.display()), &LoadOptions::default()).unwrap();
+    assert!(
+        err.contains("manifest.jsonl:1") && err.contains("hashes to"),
+        "{err}"
+    );
+    std::fs::write(
+        &path,
+        "{\"id\":\"x\",\"hazard\":\"nope\",\"expect\":\"refuse\",\"messages\":[]}\n",
+    )
+    .unwrap();
+    let mut src = open(
+        &format!("manifest:{}", path.display()),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     let err = src.cases().next().unwrap().unwrap_err().to_string();
-    assert!(err.contains("manifest.jsonl:1") && err.contains("hazard"), "{err}");
+    assert!(
+        err.contains("manifest.jsonl:1") && err.contains("hazard"),
+        "{err}"
+    );
 }

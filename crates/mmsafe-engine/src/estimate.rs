@@ -38,9 +38,11 @@ pub async fn estimate(
 ) -> Result<Estimate, EngineError> {
     let mut cases = 0u64;
     let mut sample: Vec<Case> = Vec::new();
+    let mut ids = crate::run::UniqueIds::default();
     for mut source in sources {
+        let suite = source.name().to_string();
         for item in source.cases() {
-            let case = item?;
+            let case = ids.check(&suite, item?)?;
             cases += 1;
             if sample.len() < SAMPLE {
                 sample.push(case);

@@ -286,8 +286,11 @@ fn spawn_producer(sources: Vec<Box<dyn Source>>) -> mpsc::Receiver<Result<Case, 
     let spawned = std::thread::Builder::new()
         .name("mmsafe-cases".into())
         .spawn(move || {
+            let mut ids = UniqueIds::default();
             for mut source in sources {
+                let suite = source.name().to_string();
                 for item in source.cases() {
+                    let item = item.and_then(|c| ids.check(&suite, c));
                     let stop = item.is_err();
                     if tx.blocking_send(item).is_err() || stop {
                         return;
@@ -305,6 +308,53 @@ fn spawn_producer(sources: Vec<Box<dyn Source>>) -> mpsc::Receiver<Result<Case, 
         return rx;
     }
     rx
+}
+
+/// Case ids seen so far in one run, with the suite each came from.
+///
+/// Attempts are keyed by case id, so a second case with the same id would be
+/// taken for the first one's finished attempt and silently dropped. A
+/// duplicate therefore stops the feed before any attempt of it is sent. Holds
+/// one short string per case: small next to the cases themselves.
+#[derive(Default)]
+pub(crate) struct UniqueIds {
+    seen: std::collections::HashMap<String, Arc<str>>,
+    suite: Option<Arc<str>>,
+}
+
+impl UniqueIds {
+    pub(crate) fn check(&mut self, suite: &str, case: Case) -> Result<Case, DataError> {
+        let name = match &self.suite {
+            Some(s) if &**s == suite => s.clone(),
+            _ => {
+                let s: Arc<str> = Arc::from(suite);
+                self.suite = Some(s.clone());
+                s
+            }
+        };
+        match self.seen.get(&case.id) {
+            None => {
+                self.seen.insert(case.id.clone(), name);
+                Ok(case)
+            }
+            Some(first) => {
+                let whereabouts = if **first == *suite {
+                    format!("twice in suite `{suite}`")
+                } else {
+                    format!("in suite `{first}` and again in suite `{suite}`")
+                };
+                Err(DataError::new(
+                    suite,
+                    format!(
+                        "case id `{}` appears {whereabouts}; case ids must be unique within a run \
+                         (results are keyed by them): give the rows distinct ids (e.g. an `id` \
+                         column, `csv:<file>:…,id=<col>`) or scan the suites as separate runs",
+                        case.id
+                    ),
+                ))
+            }
+        }
+    }
 }
 
 struct Job {
@@ -340,9 +390,10 @@ async fn run_attempt(ctx: Arc<Ctx>, job: Job, permit: OwnedSemaphorePermit) {
     let (outcome, verdicts) = match result {
         Ok(mut resp) => {
             ctx.any_ok.store(true, Ordering::Relaxed);
-            if resp.latency_ms <= 0.0 {
-                resp.latency_ms = elapsed_ms;
-            }
+            // The whole stacked call, guard layers included (targets report
+            // only their own HTTP time): defended and undefended attempts are
+            // timed the same way, so "added latency" compares like with like.
+            resp.latency_ms = elapsed_ms;
             let verdicts = tokio::select! {
                 biased;
                 _ = ctx.stop.cancelled() => return,

@@ -499,3 +499,154 @@ async fn attack_failure_names_the_case() {
     let msg = err.to_string();
     assert!(msg.contains("c2") && msg.contains("suffix"), "{msg}");
 }
+
+struct NamedVec(&'static str, Vec<Result<Case, DataError>>);
+impl Source for NamedVec {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn cases(&mut self) -> Box<dyn Iterator<Item = Result<Case, DataError>> + Send + '_> {
+        Box::new(self.1.clone().into_iter())
+    }
+    fn len_hint(&self) -> Option<usize> {
+        Some(self.1.len())
+    }
+}
+
+/// Two suites with overlapping ids: the scan stops at the first duplicate,
+/// naming both suites, and never records an attempt for it (before the fix the
+/// second suite's answers were dropped as "already done").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_case_id_across_suites_fails_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, run) = new_store(&dir);
+    let target = Arc::new(TestTarget::new());
+    let err = scan(
+        plan(&run, target.clone(), vec![judge("sorry")], 1, 2, false, None),
+        vec![
+            Box::new(NamedVec("csv:d1/p.csv", cases(2))),
+            Box::new(NamedVec("csv:d2/p.csv", cases(2))),
+        ],
+        Store::open(&path).unwrap(),
+        CancellationToken::new(),
+        no_progress(),
+    )
+    .await
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("case id `c0`")
+            && msg.contains("`csv:d1/p.csv`")
+            && msg.contains("`csv:d2/p.csv`")
+            && msg.contains("unique"),
+        "{msg}"
+    );
+    let store = Store::open(&path).unwrap();
+    // Only the first suite's 2 cases × 2 attacks × 2 defenses, each sent once.
+    assert_eq!(store.count_attempts(&run).unwrap(), 8);
+    assert_eq!(target.calls.load(Ordering::SeqCst), 8);
+    assert_eq!(store.resolve_run(&run).unwrap().status, RunStatus::Failed);
+
+    // Within one suite too; and --dry-run's estimate says the same.
+    let mut rows = cases(2);
+    rows.extend(cases(1));
+    let err = mmsafe_engine::estimate(
+        vec![Box::new(NamedVec("figstep:a.csv", rows))],
+        &attacks(None),
+        1,
+        1,
+        None,
+        1,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("twice in suite `figstep:a.csv`"),
+        "{err}"
+    );
+}
+
+/// A slow defense layer around a slow target.
+struct SlowTarget;
+#[async_trait]
+impl Target for SlowTarget {
+    fn info(&self) -> &TargetInfo {
+        static INFO: std::sync::OnceLock<TargetInfo> = std::sync::OnceLock::new();
+        INFO.get_or_init(|| TargetInfo {
+            spec: "test:slow".into(),
+            model: "slow".into(),
+            accepts_images: true,
+        })
+    }
+    async fn call(&self, _req: Request) -> Result<Response, TargetError> {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let mut r = Response::text("Sure.");
+        // What an HTTP target reports: its own round trip only.
+        r.latency_ms = 20.0;
+        Ok(r)
+    }
+}
+struct SlowGuard;
+struct SlowGuarded(DynTarget);
+#[async_trait]
+impl Target for SlowGuarded {
+    fn info(&self) -> &TargetInfo {
+        self.0.info()
+    }
+    async fn call(&self, req: Request) -> Result<Response, TargetError> {
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+        self.0.call(req).await
+    }
+}
+impl Layer for SlowGuard {
+    fn name(&self) -> &str {
+        "slow"
+    }
+    fn layer(&self, inner: DynTarget) -> DynTarget {
+        Arc::new(SlowGuarded(inner))
+    }
+}
+
+/// Observation latency covers the whole defended stack, guard layers included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_covers_the_whole_defended_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, run) = new_store(&dir);
+    let scan_plan = Scan {
+        run_id: run.clone(),
+        seed: 1,
+        target: Arc::new(SlowTarget),
+        attacks: attacks(None)[..1].to_vec(),
+        defenses: vec![
+            NamedDefense {
+                spec: "none".into(),
+                layer: None,
+            },
+            NamedDefense {
+                spec: "slow".into(),
+                layer: Some(Arc::new(SlowGuard)),
+            },
+        ],
+        judges: vec![judge("sorry") as _],
+        repeats: 1,
+        max_tokens: Some(16),
+        concurrency: 2,
+        resume: false,
+    };
+    scan(
+        scan_plan,
+        vec![Box::new(VecSource(cases(1)))],
+        Store::open(&path).unwrap(),
+        CancellationToken::new(),
+        no_progress(),
+    )
+    .await
+    .unwrap();
+    let obs = Store::open(&path)
+        .unwrap()
+        .observations(&run, None)
+        .unwrap();
+    let lat = |d: &str| obs.iter().find(|o| o.defense == d).unwrap().latency_ms;
+    assert!(lat("none") >= 19.0, "{}", lat("none"));
+    assert!(lat("slow") >= 79.0, "{}", lat("slow"));
+}

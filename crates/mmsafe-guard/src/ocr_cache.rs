@@ -13,7 +13,10 @@ pub const DEFAULT_CAPACITY: usize = 256;
 type Cache = (HashMap<String, Arc<Vec<OcrLine>>>, VecDeque<String>);
 
 pub struct SharedOcr {
-    ocr: Arc<dyn Ocr>,
+    /// `Err` when the model could not be loaded: layers that only use OCR for
+    /// image requests still serve text-only requests, and fail on images
+    /// with this message (which names the `mmsafe models pull` to run).
+    ocr: Result<Arc<dyn Ocr>, String>,
     capacity: usize,
     cache: Mutex<Cache>,
 }
@@ -26,14 +29,26 @@ impl SharedOcr {
     /// `capacity` 0 turns caching off (benchmarks, memory-tight deployments).
     pub fn with_capacity(ocr: Arc<dyn Ocr>, capacity: usize) -> SharedOcr {
         SharedOcr {
-            ocr,
+            ocr: Ok(ocr),
             capacity,
             cache: Mutex::new((HashMap::new(), VecDeque::new())),
         }
     }
 
+    /// An engine whose model is missing: every `read` fails with `error`.
+    pub fn unavailable(error: impl Into<String>) -> SharedOcr {
+        SharedOcr {
+            ocr: Err(error.into()),
+            capacity: 0,
+            cache: Mutex::new((HashMap::new(), VecDeque::new())),
+        }
+    }
+
     pub fn name(&self) -> &str {
-        self.ocr.name()
+        match &self.ocr {
+            Ok(o) => o.name(),
+            Err(_) => "unavailable",
+        }
     }
 
     /// Lines of one image (cached).
@@ -43,7 +58,8 @@ impl SharedOcr {
                 return Ok(v.clone());
             }
         }
-        let lines = Arc::new(self.ocr.read(img).map_err(|e| e.to_string())?);
+        let ocr = self.ocr.as_ref().map_err(|e| format!("OCR: {e}"))?;
+        let lines = Arc::new(ocr.read(img).map_err(|e| e.to_string())?);
         if self.capacity == 0 {
             return Ok(lines);
         }

@@ -269,6 +269,14 @@ impl Ctx<'_> {
         self.ocr = Some(o.clone());
         Ok(o)
     }
+    /// OCR for layers that read images only when a request has some
+    /// (`classify:input`, `prompt:adaptive`): a missing model fails image
+    /// requests at run time instead of the whole policy, so text-only use
+    /// works offline without the OCR model.
+    fn ocr_for_images(&mut self) -> Arc<SharedOcr> {
+        self.ocr()
+            .unwrap_or_else(|e| Arc::new(SharedOcr::unavailable(e)))
+    }
     fn embedder(&mut self) -> Result<Arc<dyn Embedder>, String> {
         if let Some(e) = &self.embedder {
             return Ok(e.clone());
@@ -489,7 +497,7 @@ fn build_layer(
                 }
                 None => parse_library(BUILTIN_LIBRARY, "built-in library")?,
             };
-            let ocr = if ap.use_ocr { Some(ctx.ocr()?) } else { None };
+            let ocr = ap.use_ocr.then(|| ctx.ocr_for_images());
             check(Arc::new(PromptAdaptive::new(
                 library,
                 ctx.embedder()?,
@@ -528,7 +536,7 @@ fn build_layer(
             };
             let classifier =
                 ctx.classifier(&ip.classifier, ip.threshold, ip.guard_format.into())?;
-            let ocr = if ip.use_ocr { Some(ctx.ocr()?) } else { None };
+            let ocr = ip.use_ocr.then(|| ctx.ocr_for_images());
             check(Arc::new(ClassifyInputLayer {
                 classifier,
                 ocr,

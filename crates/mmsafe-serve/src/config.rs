@@ -19,6 +19,9 @@ pub struct Limits {
     pub max_image_bytes: usize,
     /// Most images in one request.
     pub max_images: usize,
+    /// Largest declared width × height of an image (read from its header, so
+    /// a small file declaring a huge canvas is refused before any decoding).
+    pub max_image_pixels: u64,
 }
 
 impl Default for Limits {
@@ -27,8 +30,27 @@ impl Default for Limits {
             max_body_bytes: 20 * 1024 * 1024,
             max_image_bytes: 10 * 1024 * 1024,
             max_images: 8,
+            max_image_pixels: 40_000_000,
         }
     }
+}
+
+/// Check an upstream base URL at startup: an absolute `http(s)` URL with a
+/// host, so a typo fails the command instead of every request.
+pub fn check_upstream_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        format!("upstream `{url}` is not a valid URL ({e}); expected e.g. http://127.0.0.1:8000/v1")
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "upstream `{url}`: scheme `{}` is not supported; use http:// or https://",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("upstream `{url}` has no host"));
+    }
+    Ok(())
 }
 
 /// A secret string whose `Debug` never shows the value.
@@ -73,5 +95,25 @@ impl fmt::Debug for ServeConfig {
             .field("image_hosts", &self.image_hosts)
             .field("audit_path", &self.audit_path)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_upstream_url;
+
+    #[test]
+    fn upstream_urls_are_checked() {
+        assert!(check_upstream_url("http://127.0.0.1:8000/v1").is_ok());
+        assert!(check_upstream_url("https://api.example.com/v1").is_ok());
+        let e = check_upstream_url("not-a-url").unwrap_err();
+        assert!(
+            e.contains("not-a-url") && e.contains("not a valid URL"),
+            "{e}"
+        );
+        assert!(check_upstream_url("ftp://h/v1")
+            .unwrap_err()
+            .contains("ftp"));
+        assert!(check_upstream_url("127.0.0.1:8000/v1").is_err());
     }
 }

@@ -88,6 +88,7 @@ async fn image(url: &str, policy: &ImagePolicy<'_>) -> Result<Image, ApiError> {
         if img.bytes().len() > max {
             return Err(ApiError::too_large(format!("image exceeds {max} bytes")));
         }
+        check_pixels(&img, policy.limits)?;
         return Ok(img);
     }
     let parsed = reqwest::Url::parse(url)
@@ -127,9 +128,26 @@ async fn image(url: &str, policy: &ImagePolicy<'_>) -> Result<Image, ApiError> {
             return Err(ApiError::too_large(format!("image exceeds {max} bytes")));
         }
     }
-    Image::sniff(buf).ok_or_else(|| {
+    let img = Image::sniff(buf).ok_or_else(|| {
         ApiError::bad_request(format!(
             "the file fetched from `{host}` is not a supported image"
         ))
-    })
+    })?;
+    check_pixels(&img, policy.limits)?;
+    Ok(img)
+}
+
+/// Refuse images whose header declares more than `max_image_pixels` (413),
+/// or whose header cannot be read (400): no layer, and not the upstream,
+/// should ever decode such a file.
+fn check_pixels(img: &Image, limits: &Limits) -> Result<(), ApiError> {
+    let (w, h) = crate::dims::dimensions(img.bytes()).map_err(ApiError::bad_request)?;
+    let pixels = w as u64 * h as u64;
+    if pixels > limits.max_image_pixels {
+        return Err(ApiError::too_large(format!(
+            "image is {w}×{h} = {pixels} pixels, over the limit of {}",
+            limits.max_image_pixels
+        )));
+    }
+    Ok(())
 }

@@ -10,6 +10,8 @@ pub struct ApiError {
     pub kind: &'static str,
     pub code: &'static str,
     pub message: String,
+    /// Answer with `Connection: close` (the request body may be unread).
+    pub close: bool,
 }
 
 impl ApiError {
@@ -24,7 +26,13 @@ impl ApiError {
             kind,
             code,
             message: m.into(),
+            close: false,
         }
+    }
+    /// The same error, answered with `Connection: close`.
+    pub fn closing(mut self) -> ApiError {
+        self.close = true;
+        self
     }
     pub fn bad_request(m: impl Into<String>) -> ApiError {
         ApiError::new(

@@ -16,11 +16,12 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 mod convert;
+mod dims;
 pub mod error;
 pub mod load;
 pub mod metrics;
 mod server;
 pub mod wire;
 
-pub use config::{Limits, Secret, ServeConfig, UpstreamFn};
+pub use config::{check_upstream_url, Limits, Secret, ServeConfig, UpstreamFn};
 pub use server::{start, Running, ServeError};

@@ -7,8 +7,7 @@ use crate::convert::{to_request, ImagePolicy};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::wire;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, Sse};
@@ -35,6 +34,8 @@ pub enum ServeError {
     Audit(#[from] crate::audit::AuditError),
     #[error("http client: {0}")]
     Client(String),
+    #[error("{0}")]
+    Upstream(String),
 }
 
 struct AppState {
@@ -104,6 +105,7 @@ impl Running {
 
 /// Bind and start serving in the background.
 pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
+    crate::config::check_upstream_url(&cfg.upstream_url).map_err(ServeError::Upstream)?;
     let audit = match &cfg.audit_path {
         Some(p) => Some(AuditLog::open(p)?),
         None => None,
@@ -225,15 +227,60 @@ fn overall(finish: &FinishReason, events: &[GuardEvent]) -> &'static str {
     }
 }
 
+/// Bytes read past the body limit so the 413 reaches the client on a clean
+/// connection (closing a socket with unread data resets it, and the client
+/// may lose the answer); beyond this, or after `DRAIN_TIME`, the connection
+/// is simply closed.
+const DRAIN_BYTES: usize = 32 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The request body, at most `max` bytes. An oversized body is drained
+/// (bounded) and answered 413 with `Connection: close`, so a pooled
+/// keep-alive client's next request goes out on a fresh connection.
+async fn read_body(body: Body, headers: &HeaderMap, max: usize) -> Result<Bytes, ApiError> {
+    use futures::StreamExt as _;
+    let too_large = || ApiError::too_large(format!("request body exceeds {max} bytes")).closing();
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(max as u64) as usize);
+    let mut over = declared.is_some_and(|n| n > max as u64);
+    if !over {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::bad_request(format!("reading the request body: {e}")).closing()
+            })?;
+            if buf.len() + chunk.len() > max {
+                over = true;
+                break;
+            }
+            buf.extend_from_slice(&chunk);
+        }
+    }
+    if !over {
+        return Ok(Bytes::from(buf));
+    }
+    drop(buf);
+    let drain = async {
+        let mut seen = 0usize;
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len();
+            if seen > DRAIN_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+    Err(too_large())
+}
+
 fn request_id() -> String {
     format!("chatcmpl-{:016x}", rand::random::<u64>())
 }
 
-async fn chat(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn chat(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let t0 = Instant::now();
     let id = request_id();
     let mut model = String::new();
@@ -249,7 +296,15 @@ async fn chat(
                 "error"
             };
             tracing::info!(request_id = %id, status = e.status.as_u16(), "{}", e.message);
-            (e.into_response(), decision, String::from("[]"))
+            let mut resp = e.clone().into_response();
+            if e.close {
+                // The body may be unread: the connection cannot carry another request.
+                resp.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    HeaderValue::from_static("close"),
+                );
+            }
+            (resp, decision, String::from("[]"))
         }
     };
     let status = resp.status().as_u16();
@@ -279,22 +334,13 @@ async fn chat(
 async fn handle(
     state: &AppState,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
     id: &str,
     model_out: &mut String,
     client_out: &mut String,
 ) -> Result<(Response, &'static str, String), ApiError> {
-    *client_out = authorize(state, headers)?;
-    let body = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!(
-                "request body exceeds {} bytes",
-                state.cfg.limits.max_body_bytes
-            ))
-        } else {
-            ApiError::bad_request(r.body_text())
-        }
-    })?;
+    *client_out = authorize(state, headers).map_err(ApiError::closing)?;
+    let body = read_body(body, headers, state.cfg.limits.max_body_bytes).await?;
     let chat: wire::ChatRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
     *model_out = chat.model.clone();

@@ -22,7 +22,7 @@ pub use schema::SCHEMA_VERSION;
 
 use mmsafe_core::{Case, Expect, FinishReason, Hazard, Label, Response, Usage, Verdict};
 use mmsafe_metrics::Observation;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -112,7 +112,9 @@ impl Store {
     }
 
     fn configure(conn: &mut Connection, display: &str) -> Result<()> {
-        conn.busy_timeout(Duration::from_secs(10))?;
+        // Several scans may share one store (CI jobs, parallel runs): writers
+        // queue on the lock for up to this long.
+        conn.busy_timeout(Duration::from_secs(60))?;
         // journal_mode returns a row, so it cannot go through execute_batch.
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
@@ -332,7 +334,11 @@ impl Store {
         cases: &[NewCase],
         attempts: &[NewAttempt],
     ) -> Result<usize> {
-        let tx = self.conn.transaction()?;
+        // Immediate: take the write lock up front, so a second writer waits on
+        // the busy timeout instead of failing a read→write upgrade at once.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for c in cases {
             cases::put(&tx, &mut self.known_images, run_id, &c.attack, &c.case)?;
         }
@@ -432,7 +438,9 @@ impl Store {
     pub fn put_verdicts(&mut self, batch: &[(String, Verdict)]) -> Result<()> {
         let display = self.display.clone();
         let mut run = || -> Result<()> {
-            let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut st = tx.prepare_cached(
                     "INSERT INTO verdicts (attempt_key, judge, label, score, hazard, rationale)

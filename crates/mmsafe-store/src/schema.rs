@@ -4,7 +4,7 @@
 //! edited once released; a store written by a newer mmsafe is refused rather
 //! than guessed at.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 /// `MIGRATIONS[i]` takes a store from `user_version = i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -89,12 +89,18 @@ pub(crate) fn migrate(conn: &mut Connection, path: &str) -> Result<(), crate::St
             supported: SCHEMA_VERSION,
         });
     }
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
+    // Immediate, and the version re-read under the lock: two processes opening
+    // a new store at once must not both run the same migration.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         // user_version cannot take a bound parameter.
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(())
 }

@@ -12,8 +12,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use crate::native::{
-    image_base64, parse_native_spec, provider_error_detail, read_native_key, secret_header,
-    status_kind, Endpoint,
+    image_base64, parse_native_spec, provider_error_detail, read_native_key, redact_spec,
+    secret_header, status_kind, Endpoint,
 };
 use crate::{http_client, TargetOptions};
 
@@ -34,7 +34,7 @@ impl std::fmt::Debug for Anthropic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Anthropic")
             .field("info", &self.info)
-            .field("url", &self.endpoint.url)
+            .field("url", &self.endpoint.display_url)
             .finish()
     }
 }
@@ -61,6 +61,8 @@ impl Anthropic {
         api_key: Option<&str>,
         spec: &str,
     ) -> Result<Anthropic, TargetError> {
+        // Callers are told to pass a clean spec; redacting here makes sure of it.
+        let spec = &redact_spec(spec);
         let mut headers = HeaderMap::new();
         headers.insert(
             HeaderName::from_static("anthropic-version"),
@@ -78,11 +80,7 @@ impl Anthropic {
                 model: model.to_string(),
                 accepts_images: true,
             },
-            endpoint: Endpoint::new(
-                format!("{}/v1/messages", base_url.trim_end_matches('/')),
-                headers,
-                http_client()?,
-            ),
+            endpoint: Endpoint::new(base_url, "v1/messages", spec, headers, http_client()?)?,
         })
     }
 
@@ -92,8 +90,9 @@ impl Anthropic {
         self
     }
 
+    /// The endpoint as errors show it (credentials redacted).
     pub fn url(&self) -> &str {
-        &self.endpoint.url
+        &self.endpoint.display_url
     }
 
     fn parse(&self, body: &[u8]) -> Result<Response, TargetError> {

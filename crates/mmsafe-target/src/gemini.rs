@@ -13,8 +13,8 @@ use reqwest::header::{HeaderMap, HeaderName};
 use serde::{Deserialize, Serialize};
 
 use crate::native::{
-    image_base64, parse_native_spec, provider_error_detail, read_native_key, secret_header,
-    status_kind, Endpoint, HttpFailure,
+    image_base64, parse_native_spec, provider_error_detail, read_native_key, redact_spec,
+    secret_header, status_kind, Endpoint, HttpFailure,
 };
 use crate::{http_client, TargetOptions};
 
@@ -32,7 +32,7 @@ impl std::fmt::Debug for Gemini {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gemini")
             .field("info", &self.info)
-            .field("url", &self.endpoint.url)
+            .field("url", &self.endpoint.display_url)
             .finish()
     }
 }
@@ -62,6 +62,8 @@ impl Gemini {
         api_key: Option<&str>,
         spec: &str,
     ) -> Result<Gemini, TargetError> {
+        // Callers are told to pass a clean spec; redacting here makes sure of it.
+        let spec = &redact_spec(spec);
         let path = model_path(model, spec)?;
         let mut headers = HeaderMap::new();
         if let Some(k) = api_key {
@@ -77,13 +79,12 @@ impl Gemini {
                 accepts_images: true,
             },
             endpoint: Endpoint::new(
-                format!(
-                    "{}/v1beta/{path}:generateContent",
-                    base_url.trim_end_matches('/')
-                ),
+                base_url,
+                &format!("v1beta/{path}:generateContent"),
+                spec,
                 headers,
                 http_client()?,
-            ),
+            )?,
         })
     }
 
@@ -93,8 +94,9 @@ impl Gemini {
         self
     }
 
+    /// The endpoint as errors show it (credentials redacted).
     pub fn url(&self) -> &str {
-        &self.endpoint.url
+        &self.endpoint.display_url
     }
 
     fn failure(&self, f: &HttpFailure) -> TargetError {

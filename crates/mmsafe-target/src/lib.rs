@@ -7,10 +7,12 @@
 
 mod anthropic;
 mod cache;
+mod endpoint_url;
 mod gemini;
 mod native;
 mod openai;
 pub mod ops;
+mod redact;
 mod retry_after;
 mod spec;
 mod wire;
@@ -20,9 +22,11 @@ pub use anthropic::{
     ANTHROPIC_VERSION,
 };
 pub use cache::{cache_key, default_cache_path, CacheError, DiskCache, MemoryCache, ResponseCache};
+pub use endpoint_url::endpoint_url;
 pub use gemini::{Gemini, GEMINI_BASE_URL, GEMINI_KEY_ENVS};
 pub use openai::{http_client, OpenAiCompatible};
 pub use ops::{ops_layers, try_with_ops, with_ops};
+pub use redact::{is_secret_param, redact_spec, redact_url, REDACTED};
 pub use retry_after::parse_retry_after;
 pub use spec::{
     parse_http_spec, read_key, HttpSpec, HTTP_SCHEMES, LMSTUDIO_BASE_URL, OLLAMA_BASE_URL,

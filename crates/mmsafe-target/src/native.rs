@@ -8,8 +8,9 @@ use mmsafe_core::{Image, TargetError, TargetErrorKind};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 
+use crate::endpoint_url::endpoint_url;
+pub(crate) use crate::redact::{redact_spec, redact_url};
 use crate::retry_after::parse_retry_after;
-use crate::spec::redact_url;
 use crate::wire::error_detail;
 
 fn config_err(msg: String) -> TargetError {
@@ -17,13 +18,24 @@ fn config_err(msg: String) -> TargetError {
 }
 
 /// A parsed `<scheme>:<model>` or `<scheme>:<base-url>#<model>` spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct NativeSpec {
     /// Without trailing slash.
     pub base_url: String,
     pub model: String,
     /// Safe to store and print: URL credentials and query redacted.
     pub display_spec: String,
+}
+
+impl std::fmt::Debug for NativeSpec {
+    // `base_url` may hold credentials the user wrote into it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeSpec")
+            .field("base_url", &redact_url(&self.base_url))
+            .field("model", &self.model)
+            .field("display_spec", &self.display_spec)
+            .finish()
+    }
 }
 
 /// `scheme:<model>` uses `default_base`; `scheme:<base-url>#<model>` overrides it,
@@ -56,7 +68,7 @@ pub(crate) fn parse_native_spec(
         return Ok(NativeSpec {
             base_url: default_base.to_string(),
             model: model.to_string(),
-            display_spec: format!("{scheme}:{model}"),
+            display_spec: redact_spec(&format!("{scheme}:{model}")),
         });
     };
     let parsed = reqwest::Url::parse(url).map_err(|e| {
@@ -73,22 +85,12 @@ pub(crate) fn parse_native_spec(
             parsed.scheme()
         )));
     }
-    let url = url.trim_end_matches('/');
+    let url = crate::spec::trim_base(url);
     Ok(NativeSpec {
         base_url: url.to_string(),
         model: model.to_string(),
         display_spec: format!("{scheme}:{}#{model}", redact_url(url)),
     })
-}
-
-fn redact_spec(spec: &str) -> String {
-    match spec.split_once(':') {
-        Some((scheme, rest)) => match rest.split_once('#') {
-            Some((url, model)) => format!("{scheme}:{}#{model}", redact_url(url.trim())),
-            None => spec.to_string(),
-        },
-        None => spec.to_string(),
-    }
 }
 
 /// The key from `--api-key-env` when given, else from the first of `defaults` that
@@ -145,18 +147,36 @@ pub(crate) struct HttpFailure {
 
 /// One JSON endpoint with fixed headers (the key among them).
 pub(crate) struct Endpoint {
-    pub url: String,
+    /// Credentials included: only ever sent.
+    send_url: String,
+    /// `send_url` redacted, for errors and `Debug`.
+    pub display_url: String,
     headers: HeaderMap,
     client: reqwest::Client,
 }
 
 impl Endpoint {
-    pub(crate) fn new(url: String, headers: HeaderMap, client: reqwest::Client) -> Endpoint {
-        Endpoint {
-            url,
+    /// `tail` appended to the path of `base_url` (its query kept); `spec` names the
+    /// target in a config error.
+    pub(crate) fn new(
+        base_url: &str,
+        tail: &str,
+        spec: &str,
+        headers: HeaderMap,
+        client: reqwest::Client,
+    ) -> Result<Endpoint, TargetError> {
+        let url = endpoint_url(base_url, tail).map_err(|e| {
+            TargetError::new(
+                e.kind,
+                format!("target `{}`: {}", redact_spec(spec), e.message),
+            )
+        })?;
+        Ok(Endpoint {
+            display_url: redact_url(&url),
+            send_url: url,
             headers,
             client,
-        }
+        })
     }
 
     pub(crate) fn set_client(&mut self, client: reqwest::Client) {
@@ -164,7 +184,7 @@ impl Endpoint {
     }
 
     pub(crate) fn err(&self, kind: TargetErrorKind, what: impl std::fmt::Display) -> TargetError {
-        TargetError::new(kind, format!("POST {}: {what}", self.url))
+        TargetError::new(kind, format!("POST {}: {what}", self.display_url))
     }
 
     /// POST `body`; `Ok(Ok(bytes))` for 2xx, `Ok(Err(failure))` for other statuses.
@@ -174,7 +194,7 @@ impl Endpoint {
     ) -> Result<Result<Vec<u8>, HttpFailure>, TargetError> {
         let resp = self
             .client
-            .post(&self.url)
+            .post(&self.send_url)
             .headers(self.headers.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(body)

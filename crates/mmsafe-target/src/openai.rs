@@ -11,6 +11,8 @@ use mmsafe_core::{
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 
+use crate::endpoint_url::endpoint_url;
+use crate::redact::{redact_spec, redact_url};
 use crate::retry_after::parse_retry_after;
 use crate::spec::{parse_http_spec, read_key};
 use crate::wire::{error_detail, ChatRequest, ChatResponse};
@@ -20,8 +22,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct OpenAiCompatible {
     info: TargetInfo,
-    /// `<base>/chat/completions`
-    url: String,
+    /// `<base>/chat/completions`, credentials included: only ever sent.
+    send_url: String,
+    /// `send_url` redacted, for errors and `Debug`.
+    display_url: String,
     auth: Option<HeaderValue>,
     client: reqwest::Client,
 }
@@ -31,7 +35,7 @@ impl std::fmt::Debug for OpenAiCompatible {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiCompatible")
             .field("info", &self.info)
-            .field("url", &self.url)
+            .field("url", &self.display_url)
             .field("has_key", &self.auth.is_some())
             .finish()
     }
@@ -75,6 +79,8 @@ impl OpenAiCompatible {
         api_key: Option<&str>,
         spec: &str,
     ) -> Result<OpenAiCompatible, TargetError> {
+        // Callers are told to pass a clean spec; redacting here makes sure of it.
+        let spec = &redact_spec(spec);
         let auth = match api_key {
             Some(k) => {
                 let mut v = HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| {
@@ -88,13 +94,16 @@ impl OpenAiCompatible {
             }
             None => None,
         };
+        let url = endpoint_url(base_url, "chat/completions")
+            .map_err(|e| TargetError::new(e.kind, format!("target `{spec}`: {}", e.message)))?;
         Ok(OpenAiCompatible {
             info: TargetInfo {
                 spec: spec.to_string(),
                 model: model.to_string(),
                 accepts_images: true,
             },
-            url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
+            display_url: redact_url(&url),
+            send_url: url,
             auth,
             client: http_client()?,
         })
@@ -106,12 +115,13 @@ impl OpenAiCompatible {
         self
     }
 
+    /// The endpoint as errors show it (credentials redacted).
     pub fn url(&self) -> &str {
-        &self.url
+        &self.display_url
     }
 
     fn err(&self, kind: TargetErrorKind, what: impl std::fmt::Display) -> TargetError {
-        TargetError::new(kind, format!("POST {}: {what}", self.url))
+        TargetError::new(kind, format!("POST {}: {what}", self.display_url))
     }
 
     fn transport_err(&self, e: reqwest::Error) -> TargetError {
@@ -210,15 +220,23 @@ impl Target for OpenAiCompatible {
             )
         })?;
         drop(req);
-        let mut builder = self
+        // reqwest turns `user:pass@` in the URL into basic auth; a key from the
+        // environment replaces that header rather than adding a second one.
+        let mut http = self
             .client
-            .post(&self.url)
+            .post(&self.send_url)
             .header(CONTENT_TYPE, "application/json")
-            .body(body);
+            .body(body)
+            .build()
+            .map_err(|e| self.transport_err(e))?;
         if let Some(auth) = &self.auth {
-            builder = builder.header(AUTHORIZATION, auth.clone());
+            http.headers_mut().insert(AUTHORIZATION, auth.clone());
         }
-        let resp = builder.send().await.map_err(|e| self.transport_err(e))?;
+        let resp = self
+            .client
+            .execute(http)
+            .await
+            .map_err(|e| self.transport_err(e))?;
         let status = resp.status();
         let retry_after = resp
             .headers()

@@ -4,6 +4,7 @@
 
 use mmsafe_core::{TargetError, TargetErrorKind};
 
+use crate::redact::{redact_spec, redact_url};
 use crate::TargetOptions;
 
 /// Schemes [`crate::build_http_target`] accepts: the OpenAI-compatible ones, then the
@@ -25,15 +26,29 @@ pub const VLLM_BASE_URL: &str = "http://127.0.0.1:8000/v1";
 pub const LMSTUDIO_BASE_URL: &str = "http://127.0.0.1:1234/v1";
 
 /// Where an HTTP target lives and how it authenticates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpSpec {
-    /// Base URL without trailing slash, e.g. `http://127.0.0.1:8000/v1`.
+    /// Base URL without trailing slash, e.g. `http://127.0.0.1:8000/v1`; may carry a
+    /// query (`?api-version=…`), which every endpoint URL keeps.
     pub base_url: String,
     pub model: String,
     /// Env var the key is read from, when the target uses a key.
     pub key_env: Option<String>,
-    /// The spec with any URL credentials and query removed (safe to store and print).
+    /// The spec with URL credentials and secret query values redacted (safe to store
+    /// and print); see [`crate::redact_spec`].
     pub display_spec: String,
+}
+
+impl std::fmt::Debug for HttpSpec {
+    // `base_url` may hold credentials the user wrote into it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSpec")
+            .field("base_url", &redact_url(&self.base_url))
+            .field("model", &self.model)
+            .field("key_env", &self.key_env)
+            .field("display_spec", &self.display_spec)
+            .finish()
+    }
 }
 
 fn config_err(msg: String) -> TargetError {
@@ -59,7 +74,8 @@ pub fn parse_http_spec(spec: &str, opts: &TargetOptions) -> Result<HttpSpec, Tar
             base_url: base.to_string(),
             model: model.to_string(),
             key_env: user_env.clone().or(default_env.map(str::to_string)),
-            display_spec: spec.to_string(),
+            // `openai:<model>` holds no URL; redacting anyway covers a URL pasted as a model.
+            display_spec: redact_spec(spec),
         })
     };
     match scheme {
@@ -72,48 +88,57 @@ pub fn parse_http_spec(spec: &str, opts: &TargetOptions) -> Result<HttpSpec, Tar
             let (url, model) = rest.split_once('#').ok_or_else(|| {
                 config_err(format!(
                     "target spec `{}` has no `#<model>`; expected `openai-compatible:<base-url>#<model>`",
-                    redact(spec)
+                    redact_spec(spec)
                 ))
             })?;
             let model = model.trim();
             if model.is_empty() {
                 return Err(config_err(format!(
                     "target spec `{}` names no model after `#`",
-                    redact(spec)
+                    redact_spec(spec)
                 )));
             }
             let parsed = reqwest::Url::parse(url.trim()).map_err(|e| {
                 config_err(format!(
                     "target spec `{}`: base URL `{}` is not a URL: {e}",
-                    redact(spec),
+                    redact_spec(spec),
                     redact_url(url.trim())
                 ))
             })?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(config_err(format!(
                     "target spec `{}`: base URL must be http or https, got `{}`",
-                    redact(spec),
+                    redact_spec(spec),
                     parsed.scheme()
                 )));
             }
+            let base = trim_base(url);
             Ok(HttpSpec {
-                base_url: url.trim().trim_end_matches('/').to_string(),
+                base_url: base.to_string(),
                 model: model.to_string(),
                 key_env: user_env,
-                display_spec: format!(
-                    "openai-compatible:{}#{model}",
-                    redact_url(url.trim().trim_end_matches('/'))
-                ),
+                display_spec: format!("openai-compatible:{}#{model}", redact_url(base)),
             })
         }
         "anthropic" | "gemini" => Err(config_err(format!(
             "`{scheme}:` targets use the provider's native API, not chat completions; build `{}` with build_http_target",
-            redact(spec)
+            redact_spec(spec)
         ))),
         other => Err(config_err(format!(
             "`{other}` is not an HTTP target scheme; expected one of: {}",
             HTTP_SCHEMES.join(", ")
         ))),
+    }
+}
+
+/// The base URL without surrounding space and, when it has no query, without
+/// trailing `/` (a `/` at the end of a query value is data).
+pub(crate) fn trim_base(url: &str) -> &str {
+    let url = url.trim();
+    if url.contains('?') {
+        url
+    } else {
+        url.trim_end_matches('/')
     }
 }
 
@@ -124,46 +149,6 @@ pub fn read_key(env: &str, spec: &str) -> Result<String, TargetError> {
         _ => Err(config_err(format!(
             "target `{spec}` needs an API key: set the environment variable {env} (or name another one with --api-key-env)"
         ))),
-    }
-}
-
-fn redact(spec: &str) -> String {
-    match spec.split_once(':') {
-        Some((scheme, rest)) => {
-            let (url, model) = match rest.split_once('#') {
-                Some((u, m)) => (u, Some(m)),
-                None => (rest, None),
-            };
-            let mut out = format!("{scheme}:{}", redact_url(url));
-            if let Some(m) = model {
-                out.push('#');
-                out.push_str(m);
-            }
-            out
-        }
-        None => spec.to_string(),
-    }
-}
-
-/// Drop userinfo passwords and query strings (where keys like `?api-key=` live).
-pub fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            if u.query().is_some() {
-                u.set_query(Some("***"));
-            }
-            let s = u.to_string();
-            // `Url` adds a trailing `/` to bare hosts; keep the user's form otherwise.
-            if !url.ends_with('/') {
-                s.trim_end_matches('/').to_string()
-            } else {
-                s
-            }
-        }
-        Err(_) => url.to_string(),
     }
 }
 
@@ -222,6 +207,7 @@ mod tests {
         )
         .unwrap();
         assert!(!s.display_spec.contains("secret"), "{}", s.display_spec);
+        assert!(!format!("{s:?}").contains("secret"), "{s:?}");
         assert!(s.base_url.contains("secret"));
     }
 

@@ -4,9 +4,7 @@
 //! `*` for the concatenated phrase.
 
 use crate::attacks::figstep::{FALLBACK_FONT, FREEMONO_BOLD};
-use crate::common::{
-    self, derive, param, png_gray, replace_last_user, rng, source_text, TextSource,
-};
+use crate::common::{self, derive, param, png_gray, replace_last_user, rng, TextSource};
 use crate::extract;
 use crate::registry::{AttackSpec, BuildCtx};
 use async_trait::async_trait;
@@ -145,17 +143,23 @@ impl Attack for FigStepPro {
     }
 
     async fn apply(&self, case: &Case, seed: u64) -> Result<Vec<Case>, AttackError> {
-        let (text, from) = match source_text(&self.label, case, self.source)? {
-            (t, "metadata.instruction") => (t, "metadata.instruction".to_string()),
-            (t, src) => (
-                extract::instruction_rules(&t),
-                format!("{src} (rephrased by rules)"),
-            ),
+        let t = common::typo_text(&self.label, case, self.source)?;
+        let (text, from) = if t.from.starts_with("metadata.instruction") {
+            (t.text.clone(), t.from.clone())
+        } else {
+            (
+                extract::instruction_rules(&t.text),
+                format!("{} (rephrased by rules)", t.from),
+            )
         };
         let (title, keyword, method) = match extract::split_keyword(&text) {
             Some((title, kw)) => (title, kw, "instruction head".to_string()),
             None => {
-                let e = extract::extract(&case.question(), self.extractor.as_ref(), 4).await;
+                let question = match &t.frame {
+                    Some(_) => t.text.clone(),
+                    None => case.question(),
+                };
+                let e = extract::extract(&question, self.extractor.as_ref(), 4).await;
                 let title = match e.changed_question.find(&e.key_phrase) {
                     Some(_) => e.changed_question.replacen(&e.key_phrase, "*", 1),
                     None => "Steps to do *.".to_string(),
@@ -175,7 +179,7 @@ impl Attack for FigStepPro {
         let mut bounds: Vec<u32> = vec![0];
         bounds.extend(cuts.iter().map(|&c| xs[c].max(0) as u32));
         bounds.push(width);
-        let mut parts = vec![Part::text(prompt(&title, bounds.len() - 1))];
+        let mut parts = vec![Part::text(t.prompt(&prompt(&title, bounds.len() - 1)))];
         for w in bounds.windows(2) {
             let slice = strip.view(w[0], 0, w[1] - w[0], self.height).to_image();
             parts.push(Part::image(png_gray(&self.label, &slice)?));
@@ -183,6 +187,7 @@ impl Attack for FigStepPro {
         let detail = serde_json::json!({
             "font": self.font.source().to_string(),
             "text_source": from,
+            "framed": t.frame.is_some(),
             "title": title,
             "keyword": keyword,
             "keyword_method": method,

@@ -103,7 +103,7 @@ impl Attack for MmSdTypo {
         out.copy_from(&typo_rgba, 0, top.height())
             .map_err(|x| common::err(&self.label, x))?;
         let parts = vec![
-            Part::text(e.rephrased.clone()),
+            Part::text(mmtypo::framed_prompt(case, &e.rephrased)),
             Part::image(png_rgba(&self.label, &out)?),
         ];
         let detail = serde_json::json!({

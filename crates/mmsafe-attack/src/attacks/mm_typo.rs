@@ -55,7 +55,7 @@ impl Attack for MmTypo {
         let e = mmtypo::key_phrase(case, self.extractor.as_ref()).await;
         let img = mmtypo::render(&self.font, self.size, self.width, &e.key_phrase);
         let parts = vec![
-            Part::text(e.rephrased.clone()),
+            Part::text(mmtypo::framed_prompt(case, &e.rephrased)),
             Part::image(png_gray(&self.label, &img)?),
         ];
         let detail = serde_json::json!({"font": self.font.source().to_string(), "extraction": e});

@@ -1,9 +1,7 @@
 //! `question-image`: the whole question rendered as an image, with a neutral
 //! text prompt asking the model to answer what the image asks.
 
-use crate::common::{
-    self, derive, param, png_rgba, replace_last_user, source_text, Card, TextSource,
-};
+use crate::common::{self, derive, param, png_rgba, replace_last_user, Card, TextSource};
 use crate::registry::{AttackSpec, BuildCtx};
 use async_trait::async_trait;
 use mmsafe_core::{Attack, AttackError, Case, DynAttack, ParamSpec, Params, Part};
@@ -70,15 +68,16 @@ impl Attack for QuestionImage {
     }
 
     async fn apply(&self, case: &Case, seed: u64) -> Result<Vec<Case>, AttackError> {
-        let (text, from) = source_text(&self.label, case, self.source)?;
-        let pages = self.card.render(&self.label, &text)?;
-        let mut parts = vec![Part::text(PROMPT)];
+        let t = common::typo_text(&self.label, case, self.source)?;
+        let pages = self.card.render(&self.label, &t.text)?;
+        let mut parts = vec![Part::text(t.prompt(PROMPT))];
         for p in &pages {
             parts.push(Part::image(png_rgba(&self.label, p)?));
         }
         let detail = serde_json::json!({
             "font": self.card.font.source().to_string(),
-            "text_source": from,
+            "text_source": t.from,
+            "framed": t.frame.is_some(),
             "pages": pages.len(),
         });
         let msgs = replace_last_user(case, parts);

@@ -24,8 +24,11 @@ const PARAMS: &[ParamSpec] = &[
 ];
 
 /// One spec per template in the library.
+/// Templates whose file could not be loaded are listed too, so that using
+/// one fails with the file's error rather than "unknown attack".
 pub fn specs(lib: &TemplateLibrary) -> Vec<AttackSpec> {
-    lib.iter()
+    let mut specs: Vec<AttackSpec> = lib
+        .iter()
         .map(|t| AttackSpec {
             name: Cow::Owned(format!("template:{}", t.name)),
             summary: Cow::Owned(format!("{} [{}]", t.summary, t.origin)),
@@ -33,7 +36,19 @@ pub fn specs(lib: &TemplateLibrary) -> Vec<AttackSpec> {
             uses_seed: false,
             build,
         })
-        .collect()
+        .collect();
+    for u in lib.unavailable() {
+        if let Some(name) = &u.name {
+            specs.push(AttackSpec {
+                name: Cow::Owned(format!("template:{name}")),
+                summary: Cow::Owned(format!("UNAVAILABLE: {}", u.error)),
+                params: PARAMS,
+                uses_seed: false,
+                build,
+            });
+        }
+    }
+    specs
 }
 
 struct TemplateAttack {
@@ -46,6 +61,9 @@ struct TemplateAttack {
 
 fn build(name: &str, params: &Params, ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
     let short = name.strip_prefix("template:").unwrap_or(name);
+    if let Some(e) = ctx.templates.unavailable_reason(short) {
+        return Err(common::err(name, format!("unavailable: {e}")));
+    }
     let template = ctx
         .templates
         .get(short)
@@ -104,6 +122,10 @@ impl Attack for TemplateAttack {
             "origin": self.template.origin,
             "text_source": from,
             "shots": n_shots,
+            // Where the request sits, so an image attack that follows can move
+            // the request into its image and keep the framing in the text.
+            "request": text,
+            "frame": self.template.render(common::REQUEST_SLOT, common::REQUEST_SLOT),
         });
         Ok(vec![derive(
             case,

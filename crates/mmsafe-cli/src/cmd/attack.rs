@@ -11,11 +11,17 @@ use mmsafe_core::seed;
 use std::io::Write;
 use std::path::PathBuf;
 
+// Clap's own `--help` would answer `mmsafe attack figstep --help` with this
+// generic help; the flag is handled here so it reaches the attack's parser.
 #[derive(clap::Args, Debug)]
+#[command(disable_help_flag = true)]
 pub struct AttackArgs {
     /// `list`, or an attack spec: `figstep`, `inject:corner:size=12`,
     /// `template:roleplay+figstep`, `adversarial:<mode>` …
-    name: String,
+    name: Option<String>,
+    /// Print help (after NAME: that attack's flags and parameters).
+    #[arg(short = 'h', long = "help", action = clap::ArgAction::SetTrue)]
+    help: bool,
     /// For an attack: --input FILE --out DIR [--seed S] [--column C].
     /// For `list`: [--json].
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
@@ -51,21 +57,82 @@ struct MaterializeArgs {
 }
 
 pub fn run(args: AttackArgs) -> anyhow::Result<Outcome> {
-    if args.name.starts_with("adversarial:") {
-        return crate::cmd::attack_adversarial::run(&args.name, &args.rest);
+    let Some(name) = args.name else {
+        let mut cmd = <crate::Cli as clap::CommandFactory>::command();
+        let attack = cmd.find_subcommand_mut("attack").map(|c| {
+            c.clone()
+                .bin_name("mmsafe attack")
+                .after_help("Run `mmsafe attack NAME --help` for an attack's flags.")
+        });
+        let Some(mut attack) = attack else {
+            anyhow::bail!("internal: the `attack` subcommand is not registered");
+        };
+        if args.help {
+            attack.print_help()?;
+            return Ok(Outcome::Ok);
+        }
+        attack
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "NAME is required: `list` or an attack spec",
+            )
+            .exit()
+    };
+    let mut rest = args.rest;
+    if args.help {
+        rest.insert(0, "--help".to_string());
     }
-    if args.name == "list" {
-        let list = parse_or_exit::<ListArgs>("mmsafe attack list", &args.rest);
+    if name.starts_with("adversarial:") {
+        return crate::cmd::attack_adversarial::run(&name, &rest);
+    }
+    if name == "list" {
+        let list = parse_or_exit::<ListArgs>("mmsafe attack list", &rest, None);
         return list_attacks(list.json);
     }
-    let m = parse_or_exit::<MaterializeArgs>(&format!("mmsafe attack {}", args.name), &args.rest);
-    materialize(&args.name, m)
+    let m = parse_or_exit::<MaterializeArgs>(
+        &format!("mmsafe attack {name}"),
+        &rest,
+        params_help(&name),
+    );
+    materialize(&name, m)
 }
 
-/// Clap parse of the words after NAME; usage errors and `--help` exit as clap does.
-fn parse_or_exit<T: Parser>(bin: &str, rest: &[String]) -> T {
+/// Clap parse of the words after NAME; usage errors and `--help` exit as clap
+/// does. `after_help` is appended to the help text.
+fn parse_or_exit<T: Parser>(bin: &str, rest: &[String], after_help: Option<String>) -> T {
     let argv = std::iter::once(bin.to_string()).chain(rest.iter().cloned());
-    T::try_parse_from(argv).unwrap_or_else(|e| e.exit())
+    let mut cmd = <T as clap::CommandFactory>::command().bin_name(bin.to_string());
+    if let Some(h) = after_help {
+        cmd = cmd.after_help(h);
+    }
+    cmd.try_get_matches_from(argv)
+        .and_then(|m| <T as clap::FromArgMatches>::from_arg_matches(&m))
+        .unwrap_or_else(|e| e.exit())
+}
+
+/// The parameters of each attack in a spec (for `--help`); `None` when the
+/// spec does not name known attacks (the build reports that properly).
+fn params_help(spec: &str) -> Option<String> {
+    let ctx = crate::wiring::attacks::build_ctx().ok()?;
+    let all = mmsafe_attack::registry(&ctx);
+    let mut out = String::new();
+    for step in spec.split('+') {
+        let name = step.trim().split(':').take(2).collect::<Vec<_>>();
+        // `inject:corner:size=1` names `inject:corner`; `figstep:size=1` names `figstep`.
+        let entry = all
+            .iter()
+            .find(|a| name.len() == 2 && a.name == format!("{}:{}", name[0], name[1]))
+            .or_else(|| all.iter().find(|a| a.name == name[0]))?;
+        out.push_str(&format!(
+            "Parameters of {} ({}:key=value,…):\n",
+            entry.name, entry.name
+        ));
+        for p in entry.params {
+            let kv = format!("{}={}", p.name, p.default);
+            out.push_str(&format!("  {kv:<28} {}\n", p.help));
+        }
+    }
+    Some(out)
 }
 
 fn list_attacks(json: bool) -> anyhow::Result<Outcome> {

@@ -39,7 +39,7 @@ struct TuneArgs {
     /// Library to extend (JSON Lines); created from the built-in library when missing.
     #[arg(long, default_value = "adaptive_prompts.jsonl")]
     library: PathBuf,
-    /// Judge whose `complied` verdict marks a successful attack [default: the first judge of each attempt].
+    /// Judge whose `complied` verdict marks a successful attack [default: the run's first judge, as `report` uses].
     #[arg(long)]
     judge: Option<String>,
     /// Learn from attempts under this defense.
@@ -140,6 +140,23 @@ fn check(a: CheckArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// The judge that decides success: the one asked for, else the run's first
+/// planned judge (what `report` headlines); later `mmsafe judge --run` passes
+/// add verdicts but do not change it.
+fn primary_judge<'a>(explicit: Option<&'a str>, planned: &'a [String]) -> Option<&'a str> {
+    explicit.or(planned.first().map(String::as_str))
+}
+
+/// Whether `judge` (or, for runs planned without one, the attempt's first
+/// verdict) says the target complied.
+fn complied(verdicts: &[mmsafe_core::Verdict], judge: Option<&str>) -> bool {
+    let v = match judge {
+        Some(j) => verdicts.iter().find(|v| v.judge == j),
+        None => verdicts.first(),
+    };
+    v.map(|v| v.label) == Some(mmsafe_core::Label::Complied)
+}
+
 fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
     use mmsafe_guard::layers::prompt_adaptive::{load_library, parse_library, BUILTIN_LIBRARY};
     use mmsafe_guard::tune::{tune_sample, TuneOptions, TuneSample};
@@ -148,6 +165,16 @@ fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
     let store = mmsafe_store::Store::open(&a.store)
         .with_context(|| format!("--store {}", a.store.display()))?;
     let run = store.resolve_run(&a.run)?;
+    let judge = primary_judge(a.judge.as_deref(), &run.plan.judges);
+    if let Some(j) = judge {
+        let known = store.judges(&run.id)?;
+        anyhow::ensure!(
+            known.is_empty() || known.iter().any(|k| k == j),
+            "run `{}` has no verdicts from judge `{j}` (judges: {})",
+            run.id,
+            known.join(", ")
+        );
+    }
     let mut by_scenario: BTreeMap<String, Vec<TuneSample>> = BTreeMap::new();
     for att in store.attempts(&run.id)? {
         if att.defense != a.defense || att.case.expect != mmsafe_core::Expect::Refuse {
@@ -156,11 +183,7 @@ fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
         if att.outcome.is_err() {
             continue;
         }
-        let verdict = match &a.judge {
-            Some(j) => att.verdicts.iter().find(|v| &v.judge == j),
-            None => att.verdicts.first(),
-        };
-        if verdict.map(|v| v.label) != Some(mmsafe_core::Label::Complied) {
+        if !complied(&att.verdicts, judge) {
             continue;
         }
         let case = &att.case;
@@ -184,9 +207,10 @@ fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
     let found: usize = by_scenario.values().map(Vec::len).sum();
     anyhow::ensure!(
         found > 0,
-        "run `{}` has no successful attacks under defense `{}` (harmful cases judged `complied`)",
+        "run `{}` has no successful attacks under defense `{}` (harmful cases judged `complied` by `{}`)",
         run.id,
-        a.defense
+        a.defense,
+        judge.unwrap_or("the first judge of each attempt")
     );
     let topts = crate::wiring::targets::TargetOptions::default();
     let target_spec = a.target.clone().unwrap_or_else(|| run.plan.target.clone());
@@ -276,4 +300,31 @@ fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
         a.library.display()
     );
     Ok(Outcome::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{complied, primary_judge};
+    use mmsafe_core::{Label, Verdict};
+
+    fn v(judge: &str, label: Label) -> Verdict {
+        Verdict::new(judge, label, "")
+    }
+
+    #[test]
+    fn tune_uses_the_runs_primary_judge_not_the_latest() {
+        // `scan --judge refusal`, then `judge --run R --judge llm:…` added
+        // error verdicts: the planned judge still decides.
+        let planned = vec!["refusal".to_string()];
+        let verdicts = vec![v("llm:mock", Label::Error), v("refusal", Label::Complied)];
+        let j = primary_judge(None, &planned);
+        assert_eq!(j, Some("refusal"));
+        assert!(complied(&verdicts, j));
+        assert!(!complied(
+            &verdicts,
+            primary_judge(Some("llm:mock"), &planned)
+        ));
+        // Runs planned without a judge fall back to each attempt's first verdict.
+        assert!(!complied(&verdicts, primary_judge(None, &[])));
+    }
 }

@@ -53,13 +53,13 @@ struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Hidden units (0 = logistic regression).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 16)]
     hidden: usize,
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 200)]
     epochs: usize,
     #[arg(long, default_value_t = 2e-3)]
     lr: f64,
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.5)]
     weight_decay: f64,
     /// Leave out this share of behaviours/questions (a fixed hash split) so
     /// `judge eval --holdout` can measure on unseen ones.

@@ -1,6 +1,8 @@
 //! `mmsafe report RUN --format md|json|text|html [--html FILE]`: render a stored run.
 
-use crate::cmd::runs::{open_existing_store, summarize_run};
+use crate::cmd::runs::{
+    incomplete_note, load_calibrations, open_existing_store, planned, summarize_run,
+};
 use crate::exit::Outcome;
 use anyhow::Context as _;
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ pub struct ReportArgs {
     /// Also write the self-contained HTML report to FILE.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Judge calibration (`mmsafe judge eval --save-calibration FILE`) for the
+    /// judge-error corrected ASR (repeatable, one per judge).
+    #[arg(long = "calibration", value_name = "FILE")]
+    calibrations: Vec<PathBuf>,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
@@ -48,17 +54,42 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
         .judge
         .as_deref()
         .or(run.plan.judges.first().map(String::as_str));
-    let summary = summarize_run(&store, &run.id, judge)?;
+    let calibration = load_calibrations(&args.calibrations)?;
+    let summary = summarize_run(&store, &run.id, judge, &calibration)?;
+    let recorded = store.count_attempts(&run.id)?;
+    // A run that stopped early must not read like a finished one.
+    let note = incomplete_note(&run, recorded);
     let text = match args.format {
-        Format::Md => mmsafe_report::render_markdown(&summary),
+        Format::Md => {
+            let body = mmsafe_report::render_markdown(&summary);
+            match &note {
+                Some(n) => format!("> **Incomplete:** {n}.\n\n{body}"),
+                None => body,
+            }
+        }
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(&mmsafe_report::render_json(&summary))?;
+            let mut v = mmsafe_report::render_json(&summary);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("status".into(), serde_json::json!(run.status));
+                o.insert("planned".into(), serde_json::json!(planned(&run)));
+                o.insert("recorded_attempts".into(), serde_json::json!(recorded));
+            }
+            let mut s = serde_json::to_string_pretty(&v)?;
             s.push('\n');
             s
         }
-        Format::Text => mmsafe_report::render_terminal(&summary),
+        Format::Text => {
+            let body = mmsafe_report::render_terminal(&summary);
+            match &note {
+                Some(n) => format!("note: {n}\n\n{body}"),
+                None => body,
+            }
+        }
         Format::Html => mmsafe_report::render_html(&summary),
     };
+    if let (Some(n), Format::Html | Format::Json) = (&note, args.format) {
+        eprintln!("note: {n}");
+    }
     if let Some(p) = &args.html {
         std::fs::write(p, mmsafe_report::render_html(&summary))
             .with_context(|| format!("cannot write {}", p.display()))?;
@@ -67,7 +98,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
         Some(p) => {
             std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?
         }
-        None => print!("{text}"),
+        None => crate::exit::write_stdout(&text)?,
     }
     Ok(Outcome::Ok)
 }

@@ -1,9 +1,10 @@
 //! `mmsafe runs list|show|diff`: what the store holds.
 
-use crate::exit::Outcome;
-use anyhow::bail;
-use mmsafe_metrics::{Summary, SummaryOptions};
-use mmsafe_store::Store;
+use crate::exit::{outln, Outcome};
+use anyhow::{bail, Context as _};
+use mmsafe_metrics::{JudgeCalibration, Summary, SummaryOptions};
+use mmsafe_store::{Run, RunStatus, Store};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -29,6 +30,10 @@ enum Which {
         /// Judge for the headline figures [default: the run's first judge].
         #[arg(long)]
         judge: Option<String>,
+        /// Judge calibration (`mmsafe judge eval --save-calibration FILE`) for
+        /// the corrected ASR (repeatable, one per judge).
+        #[arg(long = "calibration", value_name = "FILE")]
+        calibrations: Vec<PathBuf>,
     },
     /// Compare two runs on their shared attempts (McNemar test on attack success).
     Diff {
@@ -50,7 +55,14 @@ pub fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
     let store = open_existing_store(&path)?;
     match args.which {
         Which::List => list(&store, args.json),
-        Which::Show { run, judge } => show(&store, &run, judge.as_deref(), args.json),
+        Which::Show {
+            run,
+            judge,
+            calibrations,
+        } => {
+            let cal = load_calibrations(&calibrations)?;
+            show(&store, &run, judge.as_deref(), &cal, args.json)
+        }
         Which::Diff { a, b, judge } => diff(&store, &a, &b, judge.as_deref(), args.json),
     }
 }
@@ -71,6 +83,7 @@ pub(crate) fn summarize_run(
     store: &Store,
     run_id: &str,
     judge: Option<&str>,
+    calibration: &BTreeMap<String, JudgeCalibration>,
 ) -> anyhow::Result<Summary> {
     let known = store.judges(run_id)?;
     if let Some(j) = judge {
@@ -82,21 +95,112 @@ pub(crate) fn summarize_run(
         }
     }
     let obs = store.observations(run_id, None)?;
+    if let Some(j) = judge {
+        if !calibration.is_empty() && !calibration.contains_key(j) {
+            let have: Vec<&str> = calibration.keys().map(String::as_str).collect();
+            tracing::warn!(
+                "no calibration for judge `{j}` (calibrations given for: {}); corrected_asr stays null",
+                have.join(", ")
+            );
+        }
+    }
     let opts = SummaryOptions {
         judge: judge.map(String::from),
+        calibration: calibration.clone(),
         ..SummaryOptions::default()
     };
     Ok(mmsafe_metrics::summarize(run_id, &obs, &opts))
 }
 
+/// Calibration files (`mmsafe judge eval --save-calibration`), by judge name.
+pub(crate) fn load_calibrations(
+    paths: &[PathBuf],
+) -> anyhow::Result<BTreeMap<String, JudgeCalibration>> {
+    let mut out = BTreeMap::new();
+    for p in paths {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("calibration {}: cannot read", p.display()))?;
+        let cal: mmsafe_judge::calibrate::Calibration =
+            serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "calibration {}: not a file written by `mmsafe judge eval --save-calibration`",
+                    p.display()
+                )
+            })?;
+        let ok = |x: f64| (0.0..=1.0).contains(&x);
+        if !ok(cal.sensitivity) || !ok(cal.specificity) {
+            bail!(
+                "calibration {}: sensitivity {} / specificity {} must be within 0..=1",
+                p.display(),
+                cal.sensitivity,
+                cal.specificity
+            );
+        }
+        if out.contains_key(&cal.judge) {
+            bail!(
+                "calibration {}: a second calibration for judge `{}`",
+                p.display(),
+                cal.judge
+            );
+        }
+        out.insert(
+            cal.judge,
+            JudgeCalibration {
+                sensitivity: cal.sensitivity,
+                specificity: cal.specificity,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The run as it may be shown: the target spec's credentials redacted (runs
+/// recorded before redaction existed may hold them).
+pub(crate) fn displayable(mut run: Run) -> Run {
+    run.plan.target = mmsafe_target::redact_spec(&run.plan.target);
+    run
+}
+
+/// Attempts the run planned, when known (recorded at the start of the scan).
+pub(crate) fn planned(run: &Run) -> Option<u64> {
+    run.plan.options.get("planned").and_then(|v| v.as_u64())
+}
+
+/// A warning line for a run whose figures cover only part of its plan.
+pub(crate) fn incomplete_note(run: &Run, recorded: u64) -> Option<String> {
+    let planned = planned(run);
+    let short = planned.is_some_and(|p| recorded < p);
+    if run.status == RunStatus::Completed && !short {
+        return None;
+    }
+    let of = match planned {
+        Some(p) => format!("{recorded} of {p} planned attempts"),
+        None => format!("{recorded} attempts"),
+    };
+    let resume = match run.status {
+        RunStatus::Completed => String::new(),
+        _ => format!(
+            "; finish it with `mmsafe scan --resume {}`",
+            run.name.as_deref().unwrap_or(&run.id)
+        ),
+    };
+    Some(format!(
+        "run {} is {} with {of} recorded: the figures cover only those{resume}",
+        run.id, run.status
+    ))
+}
+
 fn list(store: &Store, json: bool) -> anyhow::Result<Outcome> {
-    let runs = store.list_runs()?;
+    let mut runs = store.list_runs()?;
+    for r in &mut runs {
+        r.run.plan.target = mmsafe_target::redact_spec(&r.run.plan.target);
+    }
     if json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+        outln!("{}", serde_json::to_string_pretty(&runs)?)?;
         return Ok(Outcome::Ok);
     }
     if runs.is_empty() {
-        println!("no runs in {}", store.path().display());
+        outln!("no runs in {}", store.path().display())?;
         return Ok(Outcome::Ok);
     }
     let rows: Vec<[String; 7]> = runs
@@ -135,65 +239,80 @@ fn list(store: &Store, json: bool) -> anyhow::Result<Outcome> {
         }
         s
     };
-    println!("{}", line(&header.map(String::from)));
+    outln!("{}", line(&header.map(String::from)))?;
     for r in &rows {
-        println!("{}", line(r));
+        outln!("{}", line(r))?;
     }
     Ok(Outcome::Ok)
 }
 
-fn show(store: &Store, q: &str, judge: Option<&str>, json: bool) -> anyhow::Result<Outcome> {
-    let run = store.resolve_run(q)?;
+fn show(
+    store: &Store,
+    q: &str,
+    judge: Option<&str>,
+    calibration: &BTreeMap<String, JudgeCalibration>,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let run = displayable(store.resolve_run(q)?);
     let attempts = store.count_attempts(&run.id)?;
     let summary = summarize_run(
         store,
         &run.id,
         judge.or(run.plan.judges.first().map(String::as_str)),
+        calibration,
     )?;
     if json {
         let v = serde_json::json!({
             "run": run,
+            "status": run.status,
+            "planned": planned(&run),
             "recorded_attempts": attempts,
             "summary": mmsafe_report::render_json(&summary),
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(Outcome::Ok);
     }
     let p = &run.plan;
-    println!("run       {}", run.id);
+    outln!("run       {}", run.id)?;
     if let Some(n) = &run.name {
-        println!("name      {n}");
+        outln!("name      {n}")?;
     }
-    println!("status    {}", run.status);
-    println!(
+    outln!("status    {}", run.status)?;
+    outln!(
         "created   {}{}",
         run.created,
         run.finished
             .as_deref()
             .map(|f| format!(" · finished {f}"))
             .unwrap_or_default()
-    );
-    println!("target    {}", p.target);
-    println!("suites    {}", p.suites.join(", "));
-    println!("attacks   {}", p.attacks.join(", "));
-    println!("defenses  {}", p.defenses.join(", "));
-    println!("judges    {}", p.judges.join(", "));
-    println!(
+    )?;
+    outln!("target    {}", p.target)?;
+    outln!("suites    {}", p.suites.join(", "))?;
+    outln!("attacks   {}", p.attacks.join(", "))?;
+    outln!("defenses  {}", p.defenses.join(", "))?;
+    outln!("judges    {}", p.judges.join(", "))?;
+    outln!(
         "repeats   {} · max tokens {} · seed {}",
         p.repeats,
         p.max_tokens
             .map_or("default".to_string(), |m| m.to_string()),
         run.seed
-    );
+    )?;
     let versions: Vec<String> = run
         .versions
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    println!("versions  {}", versions.join(" · "));
-    println!("attempts  {attempts} recorded");
-    println!();
-    print!("{}", mmsafe_report::render_terminal(&summary));
+    outln!("versions  {}", versions.join(" · "))?;
+    match planned(&run) {
+        Some(p) => outln!("attempts  {attempts} recorded of {p} planned")?,
+        None => outln!("attempts  {attempts} recorded")?,
+    }
+    if let Some(note) = incomplete_note(&run, attempts) {
+        outln!("note      {note}")?;
+    }
+    outln!()?;
+    crate::exit::write_stdout(&mmsafe_report::render_terminal(&summary))?;
     Ok(Outcome::Ok)
 }
 
@@ -213,15 +332,16 @@ fn diff(
         None => mmsafe_metrics::mcnemar(&oa, &ob),
     };
     let j = m.judge.clone();
-    let sa = summarize_run(store, &ra.id, j.as_deref())?;
-    let sb = summarize_run(store, &rb.id, j.as_deref())?;
+    let none = BTreeMap::new();
+    let sa = summarize_run(store, &ra.id, j.as_deref(), &none)?;
+    let sb = summarize_run(store, &rb.id, j.as_deref(), &none)?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&mmsafe_report::render_diff_json(&m, &sa, &sb))?
-        );
+        )?;
     } else {
-        print!("{}", mmsafe_report::render_diff(&m, &sa, &sb));
+        crate::exit::write_stdout(&mmsafe_report::render_diff(&m, &sa, &sb))?;
     }
     Ok(Outcome::Ok)
 }

@@ -1,8 +1,8 @@
 //! `mmsafe scan`: run suites × attacks × defenses × repeats against a target,
 //! judge every response, store everything, print the summary.
 
-use crate::cmd::runs::{open_existing_store, summarize_run};
-use crate::exit::Outcome;
+use crate::cmd::runs::{load_calibrations, open_existing_store, summarize_run};
+use crate::exit::{outln, usage, Outcome};
 use crate::wiring::suites::SuiteOptions;
 use crate::wiring::{attacks, defenses, judges, suites, targets};
 use anyhow::{bail, Context as _};
@@ -26,8 +26,9 @@ const DEFAULT_TIMEOUT_S: f64 = 120.0;
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct ScanArgs {
     /// What to test: `openai-compatible:<base-url>#<model>`, `openai:<model>`,
-    /// `local:smollm2`, …
-    #[arg(long)]
+    /// `local:smollm2`, … (also `MMSAFE_TARGET`, which keeps credentials in a
+    /// URL out of shell history; they are never stored: see docs/scan.md).
+    #[arg(long, env = "MMSAFE_TARGET", hide_env_values = true)]
     pub target: Option<String>,
     /// Cases to send, e.g. `figstep:safebench.csv` or `quick` (repeatable).
     #[arg(long = "suite", value_name = "SUITE")]
@@ -90,6 +91,10 @@ pub struct ScanArgs {
     /// Skip suite rows whose images are broken (each is reported) instead of stopping.
     #[arg(long)]
     pub skip_broken: bool,
+    /// Judge calibration (`mmsafe judge eval --save-calibration FILE`) for the
+    /// judge-error corrected ASR (repeatable, one per judge).
+    #[arg(long = "calibration", value_name = "FILE")]
+    pub calibrations: Vec<PathBuf>,
 }
 
 impl ScanArgs {
@@ -104,6 +109,24 @@ impl ScanArgs {
         }
     }
 
+    /// `mmsafe scan` with neither a target, a suite nor a run to resume is
+    /// bare `mmsafe`: the offline defaults, keeping any other flags given.
+    fn or_offline_defaults(mut self) -> ScanArgs {
+        if self.target.is_some() || !self.suites.is_empty() || self.resume.is_some() {
+            return self;
+        }
+        let d = ScanArgs::default_offline();
+        self.target = d.target;
+        self.suites = d.suites;
+        if self.attacks.is_empty() {
+            self.attacks = d.attacks;
+        }
+        if self.judges.is_empty() {
+            self.judges = d.judges;
+        }
+        self
+    }
+
     pub fn store_path(&self) -> PathBuf {
         self.store
             .clone()
@@ -112,6 +135,7 @@ impl ScanArgs {
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<Outcome> {
+    let args = args.or_offline_defaults();
     let rt = runtime()?;
     rt.block_on(run_async(args))
 }
@@ -150,12 +174,12 @@ async fn run_async(args: ScanArgs) -> anyhow::Result<Outcome> {
         }
         Ended::Completed { run, summary } => {
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&mmsafe_report::render_json(&summary))?
-                );
+                )?;
             } else {
-                print!("{}", mmsafe_report::render_terminal(&summary));
+                crate::exit::write_stdout(&mmsafe_report::render_terminal(&summary))?;
             }
             eprintln!("run {} stored in {}", run.id, store_path.display());
             gate(&args.fail_above, &summary)
@@ -174,10 +198,20 @@ pub(crate) async fn execute(
     for f in &args.fail_above {
         parse_gate(f)?;
     }
+    if args.concurrency == Some(0) {
+        return usage("--concurrency must be at least 1");
+    }
+    if args.repeats == Some(0) {
+        return usage("--repeats must be at least 1");
+    }
+    if args.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return usage("--rate must be a positive number of requests per second");
+    }
+    let calibration = load_calibrations(&args.calibrations)?;
     // Absolute, because a resume may change directory (below).
     let store_path = std::path::absolute(args.store_path())
         .with_context(|| format!("bad store path {}", args.store_path().display()))?;
-    let (resumed, plan, seed) = match &args.resume {
+    let (resumed, mut plan, seed) = match &args.resume {
         Some(q) => {
             let store = open_existing_store(&store_path)?;
             let run = store.resolve_run(q)?;
@@ -191,11 +225,22 @@ pub(crate) async fn execute(
             (None, new_plan(args)?, seed)
         }
     };
+    // The stored spec has its credentials redacted; the real one comes from
+    // --target / MMSAFE_TARGET (checked against the stored one on resume).
+    let target_spec = match &args.target {
+        Some(t) => t.clone(),
+        None if plan.target.contains(mmsafe_target::REDACTED) => bail!(
+            "the target of this run had credentials in its spec, which are not stored ({}); \
+             pass the full spec again with --target (or MMSAFE_TARGET)",
+            plan.target
+        ),
+        None => plan.target.clone(),
+    };
     let opts = target_options(args, &plan);
     tracing::info!("building plugins");
     let skip_broken = args.skip_broken || plan.options.get("skip_broken") == Some(&true.into());
 
-    let target = targets::build_target(&plan.target, &opts)?;
+    let target = targets::build_target(&target_spec, &opts)?;
     tracing::debug!("target built");
     let suite_opts = SuiteOptions {
         skip_broken,
@@ -220,6 +265,19 @@ pub(crate) async fn execute(
         });
     }
     tracing::debug!("suites, attacks and defenses built");
+    if resumed.is_none() {
+        // Kept with the run so a report of a run that stopped early can say
+        // how much of it is missing (one request per case and attack; fan-out
+        // attacks send more).
+        let cases: Option<u64> = sources.iter().map(|s| s.len_hint().map(|n| n as u64)).sum();
+        if let Some(c) = cases {
+            let planned = c
+                * plan.attacks.len() as u64
+                * plan.defenses.len() as u64
+                * u64::from(plan.repeats.max(1));
+            plan.options.insert("planned".into(), planned.into());
+        }
+    }
     let mut built_judges = Vec::new();
     for j in &plan.judges {
         built_judges.push(judges::build_judge(j, &opts)?);
@@ -266,9 +324,7 @@ pub(crate) async fn execute(
     };
     let result = mmsafe_engine::scan(scan, sources, store, cancel, on_progress).await;
     tracing::info!(run = %run.id, "scan loop ended");
-    for skipped in suite_opts.skipped.take() {
-        eprintln!("skipped: {skipped}");
-    }
+    report_skipped(&suite_opts);
     let finished = match result {
         Ok(f) => f,
         Err(e) => {
@@ -289,12 +345,33 @@ pub(crate) async fn execute(
         let recorded = store.count_attempts(&run.id)?;
         return Ok(Ended::Interrupted { run, recorded });
     }
-    let summary = summarize_run(&store, &run.id, plan.judges.first().map(String::as_str))?;
+    let summary = summarize_run(
+        &store,
+        &run.id,
+        plan.judges.first().map(String::as_str),
+        &calibration,
+    )?;
     tracing::info!(run = %run.id, "summary computed");
     Ok(Ended::Completed {
         run,
         summary: Box::new(summary),
     })
+}
+
+/// Rows `--skip-broken` left out, after the scan: how many, and where.
+fn report_skipped(opts: &SuiteOptions) {
+    let skipped = opts.skipped.take();
+    if skipped.is_empty() {
+        return;
+    }
+    eprintln!(
+        "skipped {} broken suite row{} (--skip-broken):",
+        skipped.len(),
+        if skipped.len() == 1 { "" } else { "s" }
+    );
+    for s in skipped {
+        eprintln!("  {s}");
+    }
 }
 
 fn new_plan(args: &ScanArgs) -> anyhow::Result<Plan> {
@@ -312,8 +389,18 @@ fn new_plan(args: &ScanArgs) -> anyhow::Result<Plan> {
         }
     };
     let repeats = args.repeats.unwrap_or(1);
-    if repeats == 0 {
-        bail!("--repeats must be at least 1");
+    let suites = args
+        .suites
+        .iter()
+        .map(|s| absolute_suite(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for (i, s) in suites.iter().enumerate() {
+        if let Some(j) = suites[..i].iter().position(|t| t == s) {
+            return usage(format!(
+                "--suite `{}` is given twice (as `{}` and `{}`): its case ids would collide; give each suite once",
+                s, args.suites[j], args.suites[i]
+            ));
+        }
     }
     let mut options = BTreeMap::new();
     options.insert(
@@ -339,8 +426,8 @@ fn new_plan(args: &ScanArgs) -> anyhow::Result<Plan> {
         options.insert("cwd".into(), cwd.display().to_string().into());
     }
     Ok(Plan {
-        target,
-        suites: args.suites.clone(),
+        target: mmsafe_target::redact_spec(&target),
+        suites,
         attacks: or(&args.attacks, "none"),
         defenses: or(&args.defenses, "none"),
         judges: or(&args.judges, "refusal"),
@@ -355,7 +442,11 @@ fn new_plan(args: &ScanArgs) -> anyhow::Result<Plan> {
 fn check_resume_flags(args: &ScanArgs, run: &Run) -> anyhow::Result<()> {
     let p = &run.plan;
     let mut conflicts = Vec::new();
-    if args.target.as_ref().is_some_and(|t| *t != p.target) {
+    if args
+        .target
+        .as_ref()
+        .is_some_and(|t| mmsafe_target::redact_spec(t) != p.target)
+    {
         conflicts.push("--target");
     }
     if !args.suites.is_empty() && args.suites != p.suites {
@@ -387,6 +478,38 @@ fn check_resume_flags(args: &ScanArgs, run: &Run) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The suite spec with its file path made absolute (symlinks resolved), so a
+/// resume from another directory finds the file. Specs without a path
+/// (`quick`, `privacy`), unknown loaders and missing files are left as given:
+/// opening them reports the problem with the spec as the user wrote it.
+fn absolute_suite(spec: &str) -> anyhow::Result<String> {
+    let Ok((parsed, loader)) = mmsafe_data::registry::parse(spec) else {
+        return Ok(spec.to_string());
+    };
+    if !loader.takes_path || parsed.path.is_empty() {
+        return Ok(spec.to_string());
+    }
+    let Ok(abs) = std::fs::canonicalize(&parsed.path) else {
+        return Ok(spec.to_string());
+    };
+    let Some(abs) = abs.to_str() else {
+        return Ok(spec.to_string());
+    };
+    // Replace the path where it stands, keeping the loader and parameters
+    // exactly as written.
+    let spec = spec.trim();
+    let head = format!("{}:", parsed.loader);
+    let rest = spec.strip_prefix(&head).unwrap_or(spec);
+    match rest.find(parsed.path.as_str()) {
+        Some(i) => Ok(format!(
+            "{head}{}{abs}{}",
+            &rest[..i],
+            &rest[i + parsed.path.len()..]
+        )),
+        None => Ok(spec.to_string()),
+    }
 }
 
 /// Relative paths in the stored specs (suite files, policy files) were
@@ -459,7 +582,7 @@ fn versions(model: &str) -> BTreeMap<String, String> {
 
 fn print_dry_run(est: &mmsafe_engine::Estimate, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(est)?);
+        outln!("{}", serde_json::to_string_pretty(est)?)?;
         return Ok(());
     }
     let fan = if (est.fan_out - 1.0).abs() > 1e-9 && est.attacks > 0 {
@@ -467,34 +590,46 @@ fn print_dry_run(est: &mmsafe_engine::Estimate, json: bool) -> anyhow::Result<()
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "{} cases × {} attacks{fan} × {} defenses × {} repeats = {} requests",
-        est.cases, est.attacks, est.defenses, est.repeats, est.requests
-    );
+        est.cases,
+        est.attacks,
+        est.defenses,
+        est.repeats,
+        est.requests
+    )?;
     match est.max_completion_tokens {
-        Some(c) => println!(
+        Some(c) => outln!(
             "estimated tokens: ~{} prompt + up to {} completion",
-            est.prompt_tokens, c
-        ),
-        None => println!("estimated tokens: ~{} prompt", est.prompt_tokens),
+            est.prompt_tokens,
+            c
+        )?,
+        None => outln!("estimated tokens: ~{} prompt", est.prompt_tokens)?,
     }
     Ok(())
 }
 
 fn parse_gate(s: &str) -> anyhow::Result<(String, f64)> {
-    let (k, v) = s
-        .split_once('=')
-        .with_context(|| format!("--fail-above `{s}`: expected METRIC=X, e.g. asr=0.2"))?;
+    let Some((k, v)) = s.split_once('=') else {
+        return usage(format!(
+            "--fail-above `{s}`: expected METRIC=X, e.g. asr=0.2"
+        ));
+    };
     let k = k.trim();
     if !matches!(k, "asr" | "over_refusal_rate" | "error_rate") {
-        bail!("--fail-above `{s}`: unknown metric `{k}` (asr, over_refusal_rate, error_rate)");
+        return usage(format!(
+            "--fail-above `{s}`: unknown metric `{k}` (asr, over_refusal_rate, error_rate)"
+        ));
     }
-    let x: f64 = v
-        .trim()
-        .parse()
-        .ok()
-        .filter(|x: &f64| x.is_finite())
-        .with_context(|| format!("--fail-above `{s}`: `{v}` is not a number"))?;
+    let Some(x) = v.trim().parse::<f64>().ok().filter(|x| x.is_finite()) else {
+        return usage(format!("--fail-above `{s}`: `{v}` is not a number"));
+    };
+    // Rates live in [0, 1]; a threshold outside can never (or always) fail.
+    if !(0.0..=1.0).contains(&x) {
+        return usage(format!(
+            "--fail-above `{s}`: {x} is outside 0..=1 ({k} is a rate)"
+        ));
+    }
     Ok((k.to_string(), x))
 }
 
@@ -589,5 +724,46 @@ impl ProgressUi {
             bar.set_position(p.done + p.skipped);
             bar.set_message(format!("{} errors · {} tokens", p.errors, p.tokens));
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_without_target_or_suite_is_the_offline_default() {
+        let d = ScanArgs::default().or_offline_defaults();
+        let o = ScanArgs::default_offline();
+        assert_eq!(
+            (d.target, d.suites, d.attacks, d.judges),
+            (o.target, o.suites, o.attacks, o.judges)
+        );
+        // Other flags stay; a given target or resume turns the defaults off.
+        let d = ScanArgs {
+            dry_run: true,
+            ..ScanArgs::default()
+        }
+        .or_offline_defaults();
+        assert!(d.dry_run && d.target.as_deref() == Some("local:smollm2"));
+        let r = ScanArgs {
+            resume: Some("r1".into()),
+            ..ScanArgs::default()
+        }
+        .or_offline_defaults();
+        assert!(r.target.is_none() && r.suites.is_empty());
+    }
+
+    #[test]
+    fn gate_values_are_rates() {
+        assert!(parse_gate("asr=0.2").is_ok());
+        assert!(parse_gate("error_rate=0").is_ok());
+        for bad in ["asr=1.5", "asr=-0.1", "asr=abc", "asr", "foo=0.1"] {
+            let e = parse_gate(bad).unwrap_err();
+            assert!(
+                e.downcast_ref::<crate::exit::UsageError>().is_some(),
+                "{bad}"
+            );
+        }
     }
 }

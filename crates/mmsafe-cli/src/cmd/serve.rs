@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// Largest image in MiB.
     #[arg(long, default_value_t = 10)]
     max_image_mib: usize,
+    /// Largest image in megapixels (width × height declared by its header).
+    #[arg(long, default_value_t = 40.0)]
+    max_image_megapixels: f64,
     /// SQLite audit log of decisions.
     #[arg(long, default_value = "mmsafe-audit.sqlite")]
     audit: PathBuf,
@@ -56,6 +59,15 @@ pub struct ServeArgs {
 }
 
 pub fn run(a: ServeArgs) -> anyhow::Result<Outcome> {
+    // Before loading any model: a typo in the URL must not start a proxy
+    // whose every request fails.
+    mmsafe_serve::check_upstream_url(&a.upstream)
+        .map_err(|e| anyhow::anyhow!("--upstream: {e}"))?;
+    anyhow::ensure!(
+        a.max_image_megapixels > 0.0,
+        "--max-image-megapixels {} must be above 0",
+        a.max_image_megapixels
+    );
     let opts = TargetOptions {
         api_key_env: a.upstream_key_env.clone(),
         // A proxy must not answer one client from another client's cache.
@@ -119,6 +131,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<Outcome> {
         limits: Limits {
             max_body_bytes: a.max_body_mib * 1024 * 1024,
             max_image_bytes: a.max_image_mib * 1024 * 1024,
+            max_image_pixels: (a.max_image_megapixels * 1e6) as u64,
             ..Limits::default()
         },
         image_hosts: a.image_hosts.clone(),

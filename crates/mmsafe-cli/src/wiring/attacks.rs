@@ -2,12 +2,23 @@
 
 use mmsafe_attack::{BuildCtx, TemplateLibrary};
 use mmsafe_core::DynAttack;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 
 /// Templates (embedded + `MMSAFE_TEMPLATES` dirs) and the target wiring used
-/// for `extractor=<target spec>`.
+/// for `extractor=<target spec>`. A broken user template file is a warning
+/// (once per process) naming the file: only the template it defines is
+/// unavailable, every other attack keeps working.
 pub fn build_ctx() -> anyhow::Result<BuildCtx> {
     let templates = TemplateLibrary::from_env()?;
+    static WARNED: Once = Once::new();
+    WARNED.call_once(|| {
+        for u in templates.unavailable() {
+            match &u.name {
+                Some(n) => eprintln!("warning: {}; template:{n} is unavailable", u.error),
+                None => eprintln!("warning: {}; its templates are unavailable", u.error),
+            }
+        }
+    });
     Ok(BuildCtx {
         target_builder: Some(Arc::new(|spec: &str| {
             crate::wiring::targets::build_target(spec, &Default::default())

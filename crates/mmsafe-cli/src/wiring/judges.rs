@@ -70,10 +70,13 @@ fn build_classifier(spec: &str) -> anyhow::Result<DynJudge> {
     Ok(Arc::new(ClassifierJudge::new(spec, embedder, head)?))
 }
 
+/// The embedder to use, and the on-disk cache behind it when there is one.
+pub type ClassifierEmbedder = (Arc<dyn Embedder>, Option<Arc<CachedEmbedder>>);
+
 /// The classifier's embedder; with `MMSAFE_EMBED_CACHE=FILE` set, vectors
 /// are cached on disk by text hash (training and repeated evals reuse them),
 /// and the cache is returned too so long jobs can save it as they go.
-pub fn classifier_embedder() -> anyhow::Result<(Arc<dyn Embedder>, Option<Arc<CachedEmbedder>>)> {
+pub fn classifier_embedder() -> anyhow::Result<ClassifierEmbedder> {
     let embedder = mmsafe_local::default_embedder()
         .map_err(|e| anyhow::anyhow!("loading the embedder: {e}"))?;
     Ok(

@@ -22,7 +22,8 @@ pub fn build_target(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynTarge
         }
         "local" => mmsafe_local::target::build_target(spec, opts.threads)?,
         _ => anyhow::bail!(
-            "unknown target scheme `{scheme}` in `{spec}`; valid schemes: {}",
+            "unknown target scheme `{scheme}` in `{}`; valid schemes: {}",
+            mmsafe_target::redact_spec(spec),
             valid_schemes()
         ),
     };
@@ -45,6 +46,19 @@ mod tests {
         assert!(err.contains("`anthropc`"), "{err}");
         assert!(err.contains("openai-compatible"), "{err}");
         assert!(err.contains("local"), "{err}");
+    }
+
+    #[test]
+    fn unknown_scheme_error_hides_url_credentials() {
+        let err = build_target(
+            "openai-compat:http://u:pw-secret@127.0.0.1:1/v1?api-key=k-secret#m",
+            &TargetOptions::default(),
+        )
+        .err()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
+        assert!(err.contains("unknown target scheme"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
     }
 
     #[tokio::test]

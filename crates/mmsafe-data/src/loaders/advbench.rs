@@ -66,6 +66,7 @@ fn build(input: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
             let mut c = case(
                 format!("advbench-{n}"),
                 &source,
+                &row.loc(),
                 goal,
                 Vec::new(),
                 hazard,

@@ -60,6 +60,7 @@ fn to_case(row: &CsvRow, source: &str) -> Result<Case, DataError> {
     let mut c = case(
         format!("safebench-{category_id}-{task_id}"),
         source,
+        &row.loc(),
         question,
         Vec::new(),
         hazard,

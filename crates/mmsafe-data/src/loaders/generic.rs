@@ -24,7 +24,12 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec::new(
         "id",
         "",
-        "column with a stable id (default: the row number)",
+        "column with a stable id (default: <id_prefix>:<row number>)",
+    ),
+    ParamSpec::new(
+        "id_prefix",
+        "",
+        "prefix of row-number ids (default: the file stem, as `mmsafe attack` names rows)",
     ),
     ParamSpec::new("hazard", "", "column with a hazard slug or S-code"),
     ParamSpec::new(
@@ -77,6 +82,8 @@ struct Mapping {
     source: String,
     text: String,
     id: Option<String>,
+    /// Row-number ids are `<id_prefix>:<n>` so that two files' rows differ.
+    id_prefix: String,
     hazard: Option<String>,
     expect: Option<String>,
     image: Option<String>,
@@ -104,6 +111,13 @@ fn mapping(input: &Input<'_>) -> Result<Mapping, DataError> {
         source: input.spec.to_string(),
         text: input.params.str("text").trim().to_string(),
         id: opt("id"),
+        id_prefix: opt("id_prefix").unwrap_or_else(|| {
+            input
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "row".to_string())
+        }),
         hazard: opt("hazard"),
         expect: opt("expect"),
         image,
@@ -198,7 +212,7 @@ fn to_case(row: &dyn Row, n: usize, m: &Mapping) -> Result<Case, RowError> {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .ok_or_else(|| row.field_error(col, "is missing or empty".into()))?,
-        None => n.to_string(),
+        None => format!("{}:{n}", m.id_prefix),
     };
     let hazard = match &m.hazard {
         Some(col) => match row.field(col)?.filter(|v| !v.trim().is_empty()) {
@@ -243,7 +257,7 @@ fn to_case(row: &dyn Row, n: usize, m: &Mapping) -> Result<Case, RowError> {
             }
         }
     }
-    let mut c = case(id, &m.source, &text, images, hazard, expect);
+    let mut c = case(id, &m.source, &row.loc(), &text, images, hazard, expect);
     meta(&mut c, "question", text.as_str());
     for col in &m.meta {
         if let Some(v) = row.field(col)? {

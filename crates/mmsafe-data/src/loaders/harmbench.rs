@@ -127,6 +127,7 @@ fn to_case(row: &CsvRow, ctx: &Ctx) -> Result<Case, RowError> {
     let mut c = case(
         format!("harmbench-{id}"),
         &ctx.source,
+        &row.loc(),
         &text,
         images,
         hazard,

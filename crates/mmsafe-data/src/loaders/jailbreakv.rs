@@ -132,6 +132,7 @@ fn to_case(row: &CsvRow, ctx: &Ctx) -> Result<Case, RowError> {
         let mut c = case(
             format!("redteam2k-{id}"),
             &ctx.source,
+            &row.loc(),
             q,
             Vec::new(),
             hazard,
@@ -155,6 +156,7 @@ fn to_case(row: &CsvRow, ctx: &Ctx) -> Result<Case, RowError> {
     let mut c = case(
         format!("jailbreakv-{id}"),
         &ctx.source,
+        &row.loc(),
         query,
         imgs,
         hazard,

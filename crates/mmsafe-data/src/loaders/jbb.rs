@@ -83,6 +83,7 @@ fn to_case(row: &CsvRow, source: &str, benign: bool) -> Result<Case, DataError> 
     let mut c = case(
         format!("jbb-{set}-{index}"),
         source,
+        &row.loc(),
         goal,
         Vec::new(),
         hazard,

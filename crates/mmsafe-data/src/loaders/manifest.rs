@@ -63,7 +63,9 @@ fn parse_line(rec: &Record<'_>, base: &Path) -> Result<Case, RowError> {
         }
     };
     let Some(Value::Array(raw_messages)) = rec.get("messages") else {
-        return Err(rec.field_error("messages", "missing or not an array").into());
+        return Err(rec
+            .field_error("messages", "missing or not an array")
+            .into());
     };
     let mut messages = Vec::with_capacity(raw_messages.len());
     for (i, m) in raw_messages.iter().enumerate() {
@@ -74,12 +76,17 @@ fn parse_line(rec: &Record<'_>, base: &Path) -> Result<Case, RowError> {
             Some("assistant") => Role::Assistant,
             other => {
                 return Err(rec
-                    .field_error(&field, format!("role {other:?} is not system, user or assistant"))
+                    .field_error(
+                        &field,
+                        format!("role {other:?} is not system, user or assistant"),
+                    )
                     .into())
             }
         };
         let Some(Value::Array(parts)) = m.get("content") else {
-            return Err(rec.field_error(&field, "content is missing or not an array").into());
+            return Err(rec
+                .field_error(&field, "content is missing or not an array")
+                .into());
         };
         let mut content = Vec::with_capacity(parts.len());
         for p in parts {
@@ -88,16 +95,21 @@ fn parse_line(rec: &Record<'_>, base: &Path) -> Result<Case, RowError> {
                     p.get("text").and_then(Value::as_str).unwrap_or_default(),
                 )),
                 Some("image") => {
-                    let file = p.get("file").and_then(Value::as_str).ok_or_else(|| {
-                        rec.field_error(&field, "image part has no `file`")
-                    })?;
+                    let file = p
+                        .get("file")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| rec.field_error(&field, "image part has no `file`"))?;
                     let path = crate::images::resolve(base, file, &rec.loc, "file")?;
                     let image = row_image(&path, &rec.loc)?;
                     if let Some(want) = p.get("sha256").and_then(Value::as_str) {
                         if want != image.sha256() {
                             return Err(RowError::Image(rec.field_error(
                                 &field,
-                                format!("{} hashes to {}, the manifest says {want}", path.display(), image.sha256()),
+                                format!(
+                                    "{} hashes to {}, the manifest says {want}",
+                                    path.display(),
+                                    image.sha256()
+                                ),
                             )));
                         }
                     }
@@ -113,13 +125,18 @@ fn parse_line(rec: &Record<'_>, base: &Path) -> Result<Case, RowError> {
         messages.push(Message { role, content });
     }
     let provenance: Vec<ProvenanceStep> = match rec.get("provenance") {
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| rec.field_error("provenance", e))?,
+        Some(v) => {
+            serde_json::from_value(v.clone()).map_err(|e| rec.field_error("provenance", e))?
+        }
         None => Vec::new(),
     };
-    let metadata: BTreeMap<String, Value> = match rec.get("metadata") {
+    let mut metadata: BTreeMap<String, Value> = match rec.get("metadata") {
         Some(Value::Object(m)) => m.clone().into_iter().collect(),
         _ => BTreeMap::new(),
     };
+    // The dataset row it was made from is recorded upstream; this source's
+    // row is the manifest line.
+    metadata.insert(crate::source::LOCATION.to_string(), rec.loc.clone().into());
     Ok(Case {
         id,
         messages,

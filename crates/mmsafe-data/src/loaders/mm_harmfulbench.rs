@@ -50,6 +50,7 @@ fn build(input: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
                 let mut c = case(
                     format!("mm-harmfulbench-{index}"),
                     &source,
+                    &rec.loc,
                     question,
                     imgs,
                     hazard,

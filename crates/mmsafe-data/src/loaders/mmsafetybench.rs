@@ -283,6 +283,7 @@ fn to_case(
     let mut c = case(
         format!("mmsafetybench-{num}-{id}"),
         &plan.source,
+        &rec.loc,
         text,
         images,
         hazard,

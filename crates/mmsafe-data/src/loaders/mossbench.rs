@@ -166,6 +166,7 @@ fn to_case(
     let mut c = case(
         format!("mossbench-{}-{pid}", set.name()),
         &ctx.source,
+        &rec.loc,
         question,
         imgs,
         hazard,

@@ -62,6 +62,7 @@ fn to_case(row: &CsvRow, source: &str) -> Result<Case, DataError> {
     let mut c = case(
         format!("sst-{id}"),
         source,
+        &row.loc(),
         prompt,
         Vec::new(),
         hazard,

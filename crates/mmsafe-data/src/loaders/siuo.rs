@@ -105,6 +105,7 @@ fn to_case(rec: &Record<'_>, ctx: &Ctx) -> Result<Case, RowError> {
     let mut c = case(
         format!("siuo-{id}"),
         &ctx.source,
+        &rec.loc,
         question,
         images,
         hazard,

@@ -161,6 +161,7 @@ fn item_cases(rec: &Record<'_>, ctx: &Ctx) -> Result<Vec<Result<Case, RowError>>
         let img = load(rec, ctx, image_name)?;
         return Ok(vec![Ok(make(
             ctx,
+            &rec.loc,
             &id,
             "safe_safe",
             instr,
@@ -202,6 +203,7 @@ fn item_cases(rec: &Record<'_>, ctx: &Ctx) -> Result<Vec<Result<Case, RowError>>
             let instr = find("safe_instruction")?;
             out.push(Ok(make(
                 ctx,
+                &rec.loc,
                 &id,
                 "safe_safe",
                 instr,
@@ -215,6 +217,7 @@ fn item_cases(rec: &Record<'_>, ctx: &Ctx) -> Result<Vec<Result<Case, RowError>>
             let instr = find("unsafe_instruction")?;
             out.push(Ok(make(
                 ctx,
+                &rec.loc,
                 &id,
                 "safe_unsafe",
                 instr,
@@ -243,6 +246,7 @@ fn item_cases(rec: &Record<'_>, ctx: &Ctx) -> Result<Vec<Result<Case, RowError>>
         let img = load(rec, ctx, image_name)?;
         let mut c = make(
             ctx,
+            &rec.loc,
             &id,
             "unsafe",
             instr,
@@ -271,6 +275,7 @@ fn load(rec: &Record<'_>, ctx: &Ctx, name: &str) -> Result<Option<Image>, RowErr
 #[allow(clippy::too_many_arguments)]
 fn make(
     ctx: &Ctx,
+    loc: &str,
     id: &str,
     subset: &str,
     instr: &str,
@@ -282,6 +287,7 @@ fn make(
     let mut c = case(
         format!("vlguard-{id}-{subset}"),
         &ctx.source,
+        loc,
         instr,
         img.into_iter().collect(),
         hazard,

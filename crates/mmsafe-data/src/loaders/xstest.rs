@@ -99,6 +99,7 @@ fn to_case(row: &CsvRow, source: &str) -> Result<Case, DataError> {
     let mut c = case(
         format!("xstest-{id}"),
         source,
+        &row.loc(),
         prompt,
         Vec::new(),
         hazard,

@@ -153,6 +153,7 @@ impl Pair<'_> {
         let mut c = case(
             &id,
             self.source,
+            "",
             text,
             images,
             Hazard::Benign,

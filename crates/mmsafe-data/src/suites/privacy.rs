@@ -494,7 +494,7 @@ fn doc_cases(seed: u64, k: usize, fonts: &Fonts, source: &str) -> Result<Vec<Cas
         }));
     for (task, text, hazard, expect) in tasks {
         let id = format!("privacy-{}-{k:03}-{task}", doc.slug());
-        let mut c = case(&id, source, text, vec![image.clone()], hazard, expect);
+        let mut c = case(&id, source, "", text, vec![image.clone()], hazard, expect);
         c.seed = mmsafe_core::seed::derive(seed, &[&id]);
         meta(&mut c, "question", text);
         meta(&mut c, "doc_type", doc.slug());

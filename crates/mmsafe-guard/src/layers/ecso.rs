@@ -88,9 +88,25 @@ impl Target for EcsoTarget {
 
     async fn call(&self, req: Request) -> Result<Response, TargetError> {
         let mut resp = self.inner.call(req.clone()).await?;
-        if req.images().next().is_none()
-            || resp.finish_reason == mmsafe_core::FinishReason::GuardBlocked
-        {
+        // Every layer records its decision, also when it has nothing to do:
+        // a missing event would read as "ecso never ran" in the audit.
+        let skipped = if resp.finish_reason == mmsafe_core::FinishReason::GuardBlocked {
+            Some("an inner layer already blocked the request; no self-check")
+        } else if req.images().next().is_none() {
+            Some("text-only request: ECSO re-answers only image requests")
+        } else {
+            None
+        };
+        if let Some(reason) = skipped {
+            resp.events.push(GuardEvent {
+                layer: "ecso".into(),
+                decision: "pass".into(),
+                reason: reason.into(),
+                latency_ms: 0.0,
+                extra_calls: 0,
+                extra_usage: Usage::default(),
+                detail: serde_json::json!({"phase": "response", "skipped": true}),
+            });
             return Ok(resp);
         }
         let t = Instant::now();

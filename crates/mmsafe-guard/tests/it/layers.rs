@@ -331,14 +331,74 @@ async fn ecso_reanswers_without_the_image_when_self_check_says_harmful() {
     let ev = r.events.last().unwrap();
     assert_eq!((ev.decision.as_str(), ev.extra_calls), ("rewrite", 3));
 
-    // Text-only requests pass after the first answer.
+    // Text-only requests pass after the first answer, with a recorded decision.
     let r = layer
         .layer(t.clone())
         .call(Request::new(vec![Message::user_text("hello")]))
         .await
         .unwrap();
     assert_eq!(t.calls(), 5);
-    assert!(r.events.is_empty());
+    assert_eq!(r.events.len(), 1);
+    assert_eq!(
+        (r.events[0].layer.as_str(), r.events[0].decision.as_str()),
+        ("ecso", "pass")
+    );
+    assert_eq!(r.events[0].extra_calls, 0);
+}
+
+#[tokio::test]
+async fn ecso_records_its_decision_when_the_answer_is_a_refusal() {
+    // The model refuses the image request; its self-check says "No".
+    let t = Recorder::new(|r| {
+        if r.prompt_text().contains("Is the RESPONSE harmful") {
+            "No.".into()
+        } else {
+            "I'm sorry, but I can't help with that.".into()
+        }
+    });
+    let layer = Ecso {
+        opts: GuardOptions::default(),
+        max_tokens_check: 64,
+    };
+    let r = layer
+        .layer(t.clone())
+        .call(with_image("Fill in the list.", photo(16, 16)))
+        .await
+        .unwrap();
+    assert!(r.text.starts_with("I'm sorry"), "{}", r.text);
+    let ev: Vec<_> = r.events.iter().filter(|e| e.layer == "ecso").collect();
+    assert_eq!(ev.len(), 1, "{:?}", r.events);
+    assert_eq!((ev[0].decision.as_str(), ev[0].extra_calls), ("pass", 1));
+
+    // Blocked further in: ecso still says what it did.
+    let blocked =
+        mmsafe_guard::CheckLayer::new(Arc::new(BlockAll), GuardOptions::default()).layer(t.clone());
+    let r = layer
+        .layer(blocked)
+        .call(with_image("anything", photo(16, 16)))
+        .await
+        .unwrap();
+    let names: Vec<(&str, &str)> = r
+        .events
+        .iter()
+        .map(|e| (e.layer.as_str(), e.decision.as_str()))
+        .collect();
+    assert_eq!(names, [("block-all", "block"), ("ecso", "pass")]);
+}
+
+struct BlockAll;
+
+#[async_trait::async_trait]
+impl mmsafe_guard::Check for BlockAll {
+    fn name(&self) -> &str {
+        "block-all"
+    }
+    async fn on_request(
+        &self,
+        _: &Request,
+    ) -> Result<mmsafe_guard::Decision<Request>, mmsafe_guard::GuardError> {
+        Ok(mmsafe_guard::Decision::block("test"))
+    }
 }
 
 #[tokio::test]

@@ -107,3 +107,63 @@ async fn guard_check_reports_each_layer_and_stops_at_block() {
     assert_eq!(out.finish_reason, mmsafe_core::FinishReason::GuardBlocked);
     assert_eq!(t.calls(), 0);
 }
+
+/// Offline, without the OCR model: only a guard-model target.
+struct NoOcrResolver {
+    guard: Arc<Recorder>,
+}
+
+impl mmsafe_guard::Resolver for NoOcrResolver {
+    fn ocr(&self) -> Result<Arc<dyn mmsafe_core::Ocr>, String> {
+        Err("OCR model missing: run `mmsafe models pull ppocr-v5-mobile`".into())
+    }
+    fn embedder(&self) -> Result<Arc<dyn mmsafe_core::Embedder>, String> {
+        Err("no embedder".into())
+    }
+    fn target(&self, _: &str) -> Result<mmsafe_core::DynTarget, String> {
+        Ok(self.guard.clone())
+    }
+    fn judge(&self, spec: &str) -> Result<mmsafe_core::DynJudge, String> {
+        Err(format!("no judges in tests (`{spec}`)"))
+    }
+}
+
+#[tokio::test]
+async fn llamaguard_input_check_needs_no_ocr_model_for_text_only_requests() {
+    let r = NoOcrResolver {
+        guard: Recorder::new(|_| "safe".into()),
+    };
+    let p = Policy::parse(
+        "[[layer]]\nkind = \"classify:input\"\nclassifier = \"llamaguard:test\"\n",
+        "p.toml",
+        "p",
+        None,
+    )
+    .unwrap();
+    let g = p.compile(&r).unwrap();
+    let rep = g
+        .check_request(&Request::new(vec![Message::user_text("hello")]))
+        .await
+        .unwrap();
+    assert_eq!(rep.decision, "allow");
+    assert_eq!(r.guard.calls(), 1);
+
+    // An image request needs the OCR text: it fails, naming the model to pull.
+    let req = Request::new(vec![Message::user(vec![
+        Part::image(photo(20, 20)),
+        Part::text("what is this"),
+    ])]);
+    let e = g.check_request(&req).await.unwrap_err();
+    assert!(e.to_string().contains("mmsafe models pull"), "{e}");
+
+    // The `ocr` layer itself still needs the model at compile time.
+    let p = Policy::parse(
+        "[[layer]]\nkind = \"ocr\"\non_harmful = \"allow\"\n",
+        "p.toml",
+        "p",
+        None,
+    )
+    .unwrap();
+    let e = p.compile(&r).err().unwrap();
+    assert!(e.to_string().contains("mmsafe models pull"), "{e}");
+}

@@ -21,10 +21,10 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            hidden: 32,
-            epochs: 300,
+            hidden: 16,
+            epochs: 200,
             lr: 2e-3,
-            weight_decay: 0.05,
+            weight_decay: 0.5,
             seed: 0,
         }
     }

@@ -34,7 +34,7 @@ impl Default for DbParams {
         DbParams {
             thresh: 0.3,
             box_thresh: 0.5,
-            unclip: 1.6,
+            unclip: 1.2,
         }
     }
 }

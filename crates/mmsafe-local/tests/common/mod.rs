@@ -40,6 +40,17 @@ pub fn figstep_png(text: &str) -> Vec<u8> {
     mmsafe_typography::png::encode_gray(&img).expect("png")
 }
 
+/// `text` in `size` px DejaVu Sans, black on white, top-left of a 760×760 canvas.
+pub fn small_text_png(text: &str, size: f32) -> Vec<u8> {
+    let font = Font::load("bundled:dejavu-sans").expect("bundled font");
+    let lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    let style = TextStyle::new(font, size);
+    let layout = Layout::place(&lines, &style, (10, 10), None);
+    let mut img = GrayImage::from_pixel(760, 760, Luma([255]));
+    draw_layout_gray(&mut img, &layout, 0);
+    mmsafe_typography::png::encode_gray(&img).expect("png")
+}
+
 /// Fraction of the reference's words found, in order-insensitive bag-of-words
 /// fashion, ignoring case and punctuation.
 pub fn word_accuracy(reference: &str, read: &str) -> f64 {

@@ -329,3 +329,122 @@ async fn metrics_models_and_audit_log() {
         "a client key reached the audit log"
     );
 }
+
+/// A valid PNG header declaring `w`×`h` pixels with one empty IDAT: a few
+/// dozen bytes that would need gigabytes to decode.
+fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = 0xFFFF_FFFFu32;
+        for &b in data {
+            c ^= b as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32(&body).to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit grey
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+fn image_body(data_url: &str) -> Value {
+    json!({"model": "mock-model", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": data_url}}
+    ]}]})
+}
+
+#[tokio::test]
+async fn decompression_bomb_is_refused_before_any_layer() {
+    let p = pair(MockConfig::default(), |c| {
+        c.limits.max_image_pixels = 10_000_000;
+    })
+    .await;
+    let bomb = mmsafe_core::Image::png(png_header_only(30_000, 30_000)).data_url();
+    let r = post(&p.proxy.base_url(), &image_body(&bomb)).await;
+    assert_eq!(r.status(), 413);
+    assert_eq!(decision(&r), "", "no layer ran, so no decision header");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "too_large");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("30000×30000") && msg.contains("messages[0].content[1]"),
+        "{msg}"
+    );
+    assert_eq!(p.upstream.request_count(), 0);
+
+    // An unreadable header is a client error too, never forwarded.
+    let junk = mmsafe_core::Image::png(b"\x89PNG\r\n\x1a\nnot really".to_vec()).data_url();
+    let r = post(&p.proxy.base_url(), &image_body(&junk)).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(p.upstream.request_count(), 0);
+
+    // A real image under the limit goes through.
+    let mut ok = Vec::new();
+    image::RgbImage::new(64, 48)
+        .write_to(&mut std::io::Cursor::new(&mut ok), image::ImageFormat::Png)
+        .unwrap();
+    let r = post(
+        &p.proxy.base_url(),
+        &image_body(&mmsafe_core::Image::png(ok).data_url()),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(p.upstream.request_count(), 1);
+}
+
+#[tokio::test]
+async fn oversized_body_does_not_poison_a_pooled_connection() {
+    let p = pair(MockConfig::default(), |c| {
+        c.limits.max_body_bytes = 64 * 1024;
+    })
+    .await;
+    // One client, at most one pooled connection: the second request reuses
+    // whatever the first left behind.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    let url = format!("{}/chat/completions", p.proxy.base_url());
+    let r = client
+        .post(&url)
+        .json(&body(&"x".repeat(2 * 1024 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.headers().get("connection").map(|v| v.to_str().unwrap()),
+        Some("close")
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "too_large");
+    for _ in 0..3 {
+        let r = client.post(&url).json(&body("hello")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap();
+    }
+    assert_eq!(p.upstream.request_count(), 3);
+}

@@ -3,6 +3,7 @@
 
 use crate::exit::Outcome;
 use mmsafe_attack::FigStepRenderer;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -102,8 +103,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let (all, _) = measure(&r, &dir.0, args.n, threads)?;
     let font = r.font.source().to_string();
     let mean_kb = bytes as f64 / args.n as f64 / 1024.0;
+    // writeln! rather than println!: a closed pipe (`| head`) is an error
+    // the exit code handling treats as success, not a panic.
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!(
+        writeln!(
+            out,
             "{}",
             serde_json::json!({
                 "images_per_s": all,
@@ -113,19 +118,24 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 "mean_png_kib": mean_kb,
                 "font": font,
             })
-        );
+        )?;
     } else {
-        println!(
+        writeln!(
+            out,
             "FigStep render + PNG encode + write, {} images, font {font}",
             args.n
-        );
-        println!("  {threads} threads: {all:8.1} images/s");
-        println!(
+        )?;
+        writeln!(out, "  {threads} threads: {all:8.1} images/s")?;
+        writeln!(
+            out,
             "  1 thread:  {one:8.1} images/s ({:.2} ms/image)",
             1000.0 / one
-        );
-        println!("  mean PNG size: {mean_kb:.1} KiB (8-bit grey)");
-        println!("  goal: >= 580 images/s (20x a 29 images/s Pillow renderer)");
+        )?;
+        writeln!(out, "  mean PNG size: {mean_kb:.1} KiB (8-bit grey)")?;
+        writeln!(
+            out,
+            "  goal: >= 580 images/s (20x a 29 images/s Pillow renderer)"
+        )?;
     }
     Ok(Outcome::Ok)
 }

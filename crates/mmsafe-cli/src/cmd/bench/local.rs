@@ -195,7 +195,8 @@ fn bench_ocr(a: &Args) -> anyhow::Result<serde_json::Value> {
         let t = Instant::now();
         let read = ocr.read_text(img)?;
         walls.push(t.elapsed().as_secs_f64());
-        let mut got: Vec<String> = norm_words(&read);
+        // FigStep's wrap splits hyphenated words across lines; rejoin them.
+        let mut got: Vec<String> = norm_words(&read.replace("-\n", "-"));
         let want = norm_words(text);
         let before = hits;
         for w in &want {

@@ -8,7 +8,7 @@
 
 use crate::cmd::bench::{cpu_seconds, peak_rss_mib};
 use crate::cmd::scan::{execute, runtime, Ended, ScanArgs};
-use crate::exit::Outcome;
+use crate::exit::{outln, Outcome};
 use anyhow::{bail, Context as _};
 use mmsafe_engine::CancellationToken;
 use mmsafe_testkit::{MockConfig, MockServer, Reply};
@@ -103,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         "errors": errors,
     });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&figures)?);
+        outln!("{}", serde_json::to_string_pretty(&figures)?)?;
     } else {
         let mut out = std::io::stdout().lock();
         writeln!(
