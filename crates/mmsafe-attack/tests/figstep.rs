@@ -347,6 +347,14 @@ async fn after_a_template_the_image_carries_the_request_and_the_frame_stays_in_t
         .await
         .unwrap();
     assert_eq!(raw[0].provenance[1].detail["framed"], false);
+    // After a converter the prompt is no longer a frame: rendered as written.
+    let conv = build("template:roleplay+text:base64+figstep", &ctx)
+        .unwrap()
+        .apply(&a, 1)
+        .await
+        .unwrap();
+    assert_eq!(conv[0].provenance[2].detail["framed"], false);
+    assert_eq!(conv[0].provenance[2].detail["text_source"], "prompt");
     assert!(raw[0].provenance[1].detail["rendered_text"]
         .as_str()
         .unwrap()

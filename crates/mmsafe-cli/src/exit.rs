@@ -73,18 +73,7 @@ pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            let mut shown = err.to_string();
-            let mut lines = vec![format!("error: {}", redact_urls(&shown))];
-            for cause in err.chain().skip(1) {
-                // Many errors already quote their source in their own message
-                // (`store x.db: file is not a database`); print each text once.
-                let text = cause.to_string();
-                if shown.contains(&text) {
-                    continue;
-                }
-                lines.push(format!("  caused by: {}", redact_urls(&text)));
-                shown = text;
-            }
+            let lines = error_lines(&err);
             // Stderr may be closed too; nothing more to say then.
             let _ = writeln!(std::io::stderr().lock(), "{}", lines.join("\n"));
             if err
@@ -96,6 +85,26 @@ pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `error: …` then each cause not already quoted by the line before it
+/// (many errors repeat their source in their own message, e.g. `store x.db:
+/// file is not a database`), with URL credentials redacted.
+fn error_lines(err: &anyhow::Error) -> Vec<String> {
+    let mut shown = err.to_string();
+    let mut lines = vec![format!("error: {}", redact_urls(&shown))];
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        // Compare the cause's own words, without a code prefix such as
+        // SQLite's `Error code 26: `.
+        let core = text.rsplit(": ").next().unwrap_or(&text);
+        if shown.contains(core) {
+            continue;
+        }
+        lines.push(format!("  caused by: {}", redact_urls(&text)));
+        shown = text;
+    }
+    lines
 }
 
 /// Credentials in any URL an error message quotes (`http://user:pw@…`,
@@ -127,6 +136,18 @@ mod tests {
         assert_eq!(finish(Err(pipe)), ExitCode::SUCCESS);
         let u: anyhow::Result<Outcome> = usage("--concurrency must be at least 1");
         assert_eq!(finish(u), ExitCode::from(USAGE));
+    }
+
+    #[test]
+    fn a_cause_already_quoted_is_not_repeated() {
+        let e = anyhow::anyhow!("Error code 26: file is not a database")
+            .context("store x.db: file is not a database");
+        assert_eq!(
+            error_lines(&e),
+            ["error: store x.db: file is not a database"]
+        );
+        let e = anyhow::anyhow!("connection refused").context("cannot reach http://h/v1");
+        assert_eq!(error_lines(&e).len(), 2);
     }
 
     #[test]

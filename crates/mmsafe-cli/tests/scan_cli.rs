@@ -800,3 +800,90 @@ fn bad_flag_values_are_usage_errors() {
     }
     assert!(!Path::new(&store).exists());
 }
+
+/// `--skip-broken`: after the scan, the count of skipped rows and where each is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_broken_reports_count_and_locations() {
+    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken.png"), b"not a png").unwrap();
+    let csv = write_csv(dir.path(), "sk.csv", "prompt,img\nhello,\nbye,broken.png\n");
+    let store = dir.path().join("runs.db").display().to_string();
+    let suite = format!("csv:{}:text=prompt,image=img", csv.display());
+    let out = run(s(&[
+        "scan",
+        "--target",
+        &server.target_spec(),
+        "--suite",
+        &suite,
+        "--store",
+        &store,
+        "--no-cache",
+        "--skip-broken",
+        "--json",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("skipped 1 broken suite row"), "{e}");
+    assert!(e.contains("sk.csv:3"), "{e}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["attempts"], 1);
+    server.shutdown().await;
+}
+
+/// Independent scans into one store (CI jobs sharing `./mmsafe.db`) all
+/// complete: writers queue on the lock instead of failing "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scans_into_one_store_all_complete() {
+    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..60).map(|i| format!("question {i}\n")).collect();
+    let csv = write_csv(dir.path(), "many.csv", &format!("prompt\n{rows}"));
+    let store = dir.path().join("shared.db").display().to_string();
+    let suite = format!("csv:{}:text=prompt", csv.display());
+    let target = server.target_spec();
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            Command::new(BIN)
+                .args([
+                    "scan",
+                    "--target",
+                    &target,
+                    "--suite",
+                    &suite,
+                    "--store",
+                    &store,
+                    "--run-name",
+                    &format!("p{i}"),
+                    "--no-cache",
+                    "--concurrency",
+                    "32",
+                ])
+                .env_remove("MMSAFE_STORE")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for o in &outs {
+        assert!(o.status.success(), "{}", stderr(o));
+    }
+    let out = run(s(&["runs", "list", "--store", &store, "--json"])).await;
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    assert!(runs
+        .iter()
+        .all(|r| r["attempts"] == 60 && r["status"] == "completed"));
+    server.shutdown().await;
+}

@@ -124,6 +124,10 @@ pub fn read(
     };
     for col in required {
         if !names.iter().any(|n| n == col) {
+            // A quote left open in the header hides every column after it.
+            if let Ok(Some(l)) = lines.unclosed_quote() {
+                return Err(unterminated(&file_name, l));
+            }
             return Err(DataError::new(
                 format!("{file_name}:1"),
                 format!(
@@ -168,12 +172,7 @@ pub fn read(
             match lines.unclosed_quote() {
                 Ok(Some(open_line)) => {
                     failed = true;
-                    return Some(Err(DataError::new(
-                        format!("{}:{open_line}", cols.file),
-                        format!(
-                            "unterminated quoted field starting at line {open_line} (a `\"` is never closed)"
-                        ),
-                    )));
+                    return Some(Err(unterminated(&cols.file, open_line)));
                 }
                 Ok(None) => {}
                 Err(e) => return Some(Err(cols_error(&cols, e))),
@@ -188,6 +187,13 @@ pub fn read(
             record,
         }));
     }))
+}
+
+fn unterminated(file: &str, line: u64) -> DataError {
+    DataError::new(
+        format!("{file}:{line}"),
+        format!("unterminated quoted field starting at line {line} (a `\"` is never closed)"),
+    )
 }
 
 fn cols_error(cols: &Columns, e: std::io::Error) -> DataError {

@@ -128,6 +128,18 @@ fn unterminated_quote_names_the_line_it_opens_on() {
             "{name}: {err}"
         );
     }
+    // In the header, it is named instead of the columns it hid.
+    let path = write(
+        dir.path(),
+        "open_header.csv",
+        "dataset,category_id,\"task_id,category_name,question,instruction\nF,1,1,Fraud,q?,S.\n",
+    );
+    let err = open_err(&spec("figstep", &path));
+    assert!(
+        err.contains("open_header.csv:1")
+            && err.contains("unterminated quoted field starting at line 1"),
+        "{err}"
+    );
     // Escaped quotes ("") and quotes inside unquoted fields are not openings.
     let path = write(
         dir.path(),

@@ -522,7 +522,15 @@ async fn duplicate_case_id_across_suites_fails_naming_both() {
     let (path, run) = new_store(&dir);
     let target = Arc::new(TestTarget::new());
     let err = scan(
-        plan(&run, target.clone(), vec![judge("sorry")], 1, 2, false, None),
+        plan(
+            &run,
+            target.clone(),
+            vec![judge("sorry")],
+            1,
+            2,
+            false,
+            None,
+        ),
         vec![
             Box::new(NamedVec("csv:d1/p.csv", cases(2))),
             Box::new(NamedVec("csv:d2/p.csv", cases(2))),

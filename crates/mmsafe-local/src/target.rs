@@ -33,8 +33,8 @@ use std::time::Instant;
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec::new(
         "max_tokens",
-        "96",
-        "answer budget when the request sets none (the default scan's time goal assumes 96)",
+        "64",
+        "answer budget when the request sets none (the default scan's 10-minute goal assumes 64)",
     ),
     ParamSpec::new("threads", "0", "compute threads; 0 = the --threads setting"),
     ParamSpec::new(

@@ -272,7 +272,9 @@ fn concurrent_writers_share_one_store() {
                 let mut store = Store::open(&path).unwrap();
                 let run = new_run(&mut store, &format!("w{w}"));
                 let case = image_case(&format!("c{w}"));
-                store.put_case(&run.id, &case.attack_chain(), &case).unwrap();
+                store
+                    .put_case(&run.id, &case.attack_chain(), &case)
+                    .unwrap();
                 for batch in 0..20u32 {
                     let attempts: Vec<_> = (0..5)
                         .map(|i| ok_attempt(&run.id, &case, batch * 5 + i, "I can't"))

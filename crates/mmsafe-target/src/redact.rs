@@ -49,25 +49,15 @@ pub fn redact_spec(spec: &str) -> String {
     out
 }
 
-/// Query parameter names whose values are credentials: `key`, `token`, `sig`,
-/// `signature`, `password`, `secret`, `apikey`, `code`, and any name ending in
-/// `key`, `token`, `secret`, `password` or `signature` after a `-`/`_` (`api-key`,
-/// `access_token`, `subscription-key`, `x-goog-api-key`, …). Case-insensitive;
-/// percent-escapes in the name are decoded first.
+/// Query parameter names whose values are credentials: `sig`, `code`, `auth`, and any
+/// name ending in `key`, `token`, `secret`, `password`, `passwd` or `signature`
+/// (`key`, `api-key`, `api_key`, `apiKey`, `access_token`, `subscription-key`, …).
+/// Case-insensitive; percent-escapes in the name are decoded first. Erring towards
+/// redaction is deliberate: hiding a harmless value costs nothing.
 pub fn is_secret_param(name: &str) -> bool {
-    let name = percent_decode(name).to_ascii_lowercase().replace('-', "_");
-    const EXACT: &[&str] = &[
-        "key",
-        "token",
-        "sig",
-        "signature",
-        "password",
-        "passwd",
-        "secret",
-        "apikey",
-        "code",
-    ];
-    const SUFFIXES: &[&str] = &["_key", "_token", "_secret", "_password", "_signature"];
+    let name = percent_decode(name).trim().to_ascii_lowercase();
+    const EXACT: &[&str] = &["sig", "code", "auth"];
+    const SUFFIXES: &[&str] = &["key", "token", "secret", "password", "passwd", "signature"];
     EXACT.contains(&name.as_str()) || SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
@@ -151,12 +141,17 @@ mod tests {
             "subscription-key",
             "x-goog-api-key",
             "api%2Dkey",
+            "apiKey",
+            "accessToken",
+            "client_secret",
+            "password",
+            "code",
         ] {
             let r = redact_url(&format!("https://h/v1?a=1&{k}=SECRET"));
             assert!(!r.contains("SECRET"), "{k}: {r}");
             assert!(r.contains("a=1"), "{k}: {r}");
         }
-        for k in ["api-version", "model", "monkey_business", "keyword"] {
+        for k in ["api-version", "model", "monkey_business", "keyword", "alt"] {
             let u = format!("https://h/v1?{k}=visible");
             assert_eq!(redact_url(&u), u, "{k}");
         }

@@ -209,3 +209,20 @@ fn bad_base_urls_are_config_errors_without_secrets() {
         assert_clean("error", &e.message);
     }
 }
+
+#[tokio::test]
+async fn the_mock_server_sees_the_query_of_a_layered_target() {
+    let server = mmsafe_testkit::MockServer::start(
+        mmsafe_testkit::MockConfig::default().record_requests(true),
+    )
+    .await
+    .unwrap();
+    let spec = format!(
+        "openai-compatible:{}?api-version=2024-06-01#mock-model",
+        server.base_url()
+    );
+    let o = opts(None);
+    let t = mmsafe_target::with_ops(build_http_target(&spec, &o).unwrap(), &o);
+    assert_eq!(t.call(ping()).await.unwrap().text, "ping");
+    assert_eq!(server.request_queries(), vec!["api-version=2024-06-01"]);
+}

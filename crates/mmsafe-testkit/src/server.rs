@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -62,6 +62,8 @@ struct Shared {
     triggers: Vec<String>,
     counters: Counters,
     recorded: Mutex<Vec<serde_json::Value>>,
+    /// Query string of each chat request while recording (`""` for none).
+    recorded_queries: Mutex<Vec<String>>,
 }
 
 /// A running mock server. Dropping it stops the server.
@@ -89,6 +91,7 @@ impl MockServer {
             triggers,
             counters: Counters::default(),
             recorded: Mutex::new(Vec::new()),
+            recorded_queries: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
@@ -166,6 +169,16 @@ impl MockServer {
         }
     }
 
+    /// The query string of each chat request (`""` for none), when
+    /// `MockConfig::record_requests` is on: what a base URL like
+    /// `…/v1?api-version=X` made the client send.
+    pub fn request_queries(&self) -> Vec<String> {
+        match self.shared.recorded_queries.lock() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// Stop accepting, give in-flight requests up to one second, then stop hard
     /// (a hanging fault would otherwise hold shutdown).
     pub async fn shutdown(mut self) {
@@ -217,12 +230,17 @@ async fn models(State(s): State<Arc<Shared>>) -> Response {
     json_response(StatusCode::OK, body.to_string())
 }
 
-async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn chat(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let c = &s.counters;
     let index = c.requests.fetch_add(1, Ordering::Relaxed);
     let _guard = InFlight::enter(c);
 
     if s.config.record_requests {
+        let query = uri.query().unwrap_or_default().to_string();
+        match s.recorded_queries.lock() {
+            Ok(mut r) => r.push(query),
+            Err(poisoned) => poisoned.into_inner().push(query),
+        }
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
             match s.recorded.lock() {
                 Ok(mut r) => r.push(v),

@@ -178,6 +178,26 @@ async fn api_key_and_latency_and_max_in_flight() {
     );
     assert_eq!(server.max_in_flight(), 4);
     assert_eq!(server.requests().len(), 5);
+    assert_eq!(server.request_queries(), vec![String::new(); 5]);
+}
+
+#[tokio::test]
+async fn query_strings_are_recorded() {
+    let server = MockServer::start(MockConfig::default().record_requests(true))
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/chat/completions?api-version=2024-06-01",
+        server.base_url()
+    );
+    let r = reqwest::Client::new()
+        .post(&url)
+        .json(&chat_body("x", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(server.request_queries(), vec!["api-version=2024-06-01"]);
 }
 
 async fn futures_join<F>(fs: impl Iterator<Item = F>) -> Vec<F::Output>

@@ -191,7 +191,7 @@ impl FigStep {
                 format!("{}; choose overflow=clip, shrink or paginate", too_long()),
             )),
             Overflow::Shrink => {
-                let mut size = r.size.floor();
+                let mut size = (r.size - 1.0).floor();
                 while size >= MIN_SIZE {
                     let smaller = r.at_size(size);
                     let l = smaller.layout(text);

@@ -3,6 +3,7 @@
 use crate::exit::Outcome;
 use anyhow::Context as _;
 use mmsafe_local::models::{catalog, Manager, ModelSpec, Verified};
+use std::io::Write as _;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -64,6 +65,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<Outcome> {
         Action::List { json } => list(&manager, json),
         Action::Pull { name, from } => pull(&manager, &name, from),
         Action::Path { name, file } => {
+            let mut out = std::io::stdout().lock();
             let s = spec(&name)?;
             let path = match file {
                 None => manager.model_dir(&s),
@@ -78,7 +80,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<Outcome> {
                     manager.file_path(&s, fs)
                 }
             };
-            println!("{}", path.display());
+            writeln!(out, "{}", path.display())?;
             Ok(Outcome::Ok)
         }
         Action::Verify { name, json } => verify(&manager, name.as_deref(), json),
@@ -86,6 +88,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<Outcome> {
 }
 
 fn list(manager: &Manager, json: bool) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
     let mut rows = Vec::new();
     for s in catalog::catalog() {
         let files: Vec<serde_json::Value> = manager
@@ -112,27 +115,29 @@ fn list(manager: &Manager, json: bool) -> anyhow::Result<Outcome> {
         }));
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(Outcome::Ok);
     }
-    println!("models dir: {}", manager.dir().display());
+    writeln!(out, "models dir: {}", manager.dir().display())?;
     for r in &rows {
         let state = if r["pulled"] == true {
             "pulled"
         } else {
             "not pulled"
         };
-        println!(
+        writeln!(
+            out,
             "{:24} {:11} {}",
             r["name"].as_str().unwrap_or(""),
             state,
             r["description"].as_str().unwrap_or("")
-        );
+        )?;
     }
     Ok(Outcome::Ok)
 }
 
 fn pull(manager: &Manager, name: &str, from: Option<PathBuf>) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
     let specs = selected(Some(name))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -145,13 +150,14 @@ fn pull(manager: &Manager, name: &str, from: Option<PathBuf>) -> anyhow::Result<
             for n in &r.notes {
                 eprintln!("note: {}: {n}", r.file);
             }
-            println!("{} {} ({})", s.name, r.path.display(), r.source);
+            writeln!(out, "{} {} ({})", s.name, r.path.display(), r.source)?;
         }
     }
     Ok(Outcome::Ok)
 }
 
 fn verify(manager: &Manager, name: Option<&str>, json: bool) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
     let mut rows = Vec::new();
     let mut bad = 0;
     for s in selected(name)? {
@@ -171,7 +177,7 @@ fn verify(manager: &Manager, name: Option<&str>, json: bool) -> anyhow::Result<O
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else {
         for r in &rows {
             let line = format!(
@@ -181,12 +187,13 @@ fn verify(manager: &Manager, name: Option<&str>, json: bool) -> anyhow::Result<O
                 r["status"].as_str().unwrap_or("")
             );
             match r["actual_sha256"].as_str() {
-                Some(a) => println!(
+                Some(a) => writeln!(
+                    out,
                     "{line}: sha256 {a} != pinned {}; file deleted, run `mmsafe models pull {}`",
                     r["expected_sha256"].as_str().unwrap_or(""),
                     r["model"].as_str().unwrap_or("")
-                ),
-                None => println!("{line}"),
+                )?,
+                None => writeln!(out, "{line}")?,
             }
         }
     }

@@ -294,6 +294,7 @@ pub(crate) async fn execute(
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+        report_skipped(&suite_opts);
         print_dry_run(&est, args.json)?;
         return Ok(Ended::DryRun);
     }
@@ -393,7 +394,7 @@ fn new_plan(args: &ScanArgs) -> anyhow::Result<Plan> {
         .suites
         .iter()
         .map(|s| absolute_suite(s))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Vec<_>>();
     for (i, s) in suites.iter().enumerate() {
         if let Some(j) = suites[..i].iter().position(|t| t == s) {
             return usage(format!(
@@ -449,7 +450,9 @@ fn check_resume_flags(args: &ScanArgs, run: &Run) -> anyhow::Result<()> {
     {
         conflicts.push("--target");
     }
-    if !args.suites.is_empty() && args.suites != p.suites {
+    // Stored suite paths are absolute; compare the flags' the same way.
+    let suites: Vec<String> = args.suites.iter().map(|s| absolute_suite(s)).collect();
+    if !suites.is_empty() && suites != p.suites {
         conflicts.push("--suite");
     }
     if !args.attacks.is_empty() && args.attacks != p.attacks {
@@ -484,31 +487,33 @@ fn check_resume_flags(args: &ScanArgs, run: &Run) -> anyhow::Result<()> {
 /// resume from another directory finds the file. Specs without a path
 /// (`quick`, `privacy`), unknown loaders and missing files are left as given:
 /// opening them reports the problem with the spec as the user wrote it.
-fn absolute_suite(spec: &str) -> anyhow::Result<String> {
+fn absolute_suite(spec: &str) -> String {
     let Ok((parsed, loader)) = mmsafe_data::registry::parse(spec) else {
-        return Ok(spec.to_string());
+        return spec.to_string();
     };
     if !loader.takes_path || parsed.path.is_empty() {
-        return Ok(spec.to_string());
+        return spec.to_string();
     }
     let Ok(abs) = std::fs::canonicalize(&parsed.path) else {
-        return Ok(spec.to_string());
+        return spec.to_string();
     };
     let Some(abs) = abs.to_str() else {
-        return Ok(spec.to_string());
+        return spec.to_string();
     };
     // Replace the path where it stands, keeping the loader and parameters
     // exactly as written.
     let spec = spec.trim();
     let head = format!("{}:", parsed.loader);
-    let rest = spec.strip_prefix(&head).unwrap_or(spec);
+    let Some(rest) = spec.strip_prefix(&head) else {
+        return spec.to_string();
+    };
     match rest.find(parsed.path.as_str()) {
-        Some(i) => Ok(format!(
+        Some(i) => format!(
             "{head}{}{abs}{}",
             &rest[..i],
             &rest[i + parsed.path.len()..]
-        )),
-        None => Ok(spec.to_string()),
+        ),
+        None => spec.to_string(),
     }
 }
 
@@ -752,6 +757,20 @@ mod tests {
         }
         .or_offline_defaults();
         assert!(r.target.is_none() && r.suites.is_empty());
+    }
+
+    #[test]
+    fn suite_paths_are_stored_absolute_with_parameters_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.csv");
+        std::fs::write(&f, "prompt\nhi\n").unwrap();
+        let abs = std::fs::canonicalize(&f).unwrap();
+        let abs = abs.to_str().unwrap();
+        let spec = format!("csv:{}:text=prompt,id=n", f.display());
+        assert_eq!(absolute_suite(&spec), format!("csv:{abs}:text=prompt,id=n"));
+        // Built-in suites and missing files stay as given.
+        assert_eq!(absolute_suite("quick"), "quick");
+        assert_eq!(absolute_suite("figstep:nope.csv"), "figstep:nope.csv");
     }
 
     #[test]

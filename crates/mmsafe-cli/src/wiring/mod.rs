@@ -4,5 +4,6 @@
 pub mod attacks;
 pub mod defenses;
 pub mod judges;
+pub mod models;
 pub mod suites;
 pub mod targets;

@@ -20,7 +20,10 @@ pub fn build_target(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynTarge
         s if mmsafe_target::HTTP_SCHEMES.contains(&s) => {
             mmsafe_target::build_http_target(spec, opts)?
         }
-        "local" => mmsafe_local::target::build_target(spec, opts.threads)?,
+        "local" => {
+            crate::wiring::models::ensure(&crate::wiring::models::for_local_target())?;
+            mmsafe_local::target::build_target(spec, opts.threads)?
+        }
         _ => anyhow::bail!(
             "unknown target scheme `{scheme}` in `{}`; valid schemes: {}",
             mmsafe_target::redact_spec(spec),

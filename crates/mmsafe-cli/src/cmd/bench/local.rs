@@ -10,6 +10,7 @@ use mmsafe_core::{Embedder, Image, Ocr};
 use mmsafe_local::llm::{chatml, ChatRole, GenParams, Llm};
 use mmsafe_local::models::{catalog, Manager};
 use mmsafe_local::Compute;
+use std::io::Write as _;
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
@@ -239,12 +240,14 @@ fn norm_words(s: &str) -> Vec<String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
     let parts: Vec<&str> = args.only.split(',').map(str::trim).collect();
     let mut report = serde_json::Map::new();
     if parts.contains(&"llm") {
         let r = bench_llm(&args).context("SmolLM2 benchmark")?;
         if !args.json {
-            println!(
+            writeln!(
+                out,
                 "smollm2 ({} thread(s)): prompt {:.1} tok/s ({} tokens), generation {:.1} tok/s ({} tokens), {:.4} CPU-s/token, load {:.2} s",
                 args.threads,
                 r["prompt_tok_per_s"].as_f64().unwrap_or(f64::NAN),
@@ -253,16 +256,18 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 r["generated_tokens"],
                 r["cpu_s_per_token"].as_f64().unwrap_or(f64::NAN),
                 r["load_s"].as_f64().unwrap_or(f64::NAN),
-            );
+            )?;
             match r["llama_cpp"]["available"].as_bool() {
-                Some(true) => println!(
+                Some(true) => writeln!(
+                    out,
                     "llama.cpp reference: prompt {} tok/s, generation {} tok/s",
                     r["llama_cpp"]["prompt_tok_per_s"], r["llama_cpp"]["gen_tok_per_s"]
-                ),
-                _ => println!(
+                )?,
+                _ => writeln!(
+                    out,
                     "llama.cpp reference: not available ({})",
                     r["llama_cpp"]["reason"].as_str().unwrap_or("unknown")
-                ),
+                )?,
             }
         }
         report.insert("smollm2".into(), r);
@@ -270,31 +275,33 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if parts.contains(&"embed") {
         let r = bench_embed(&args).context("MiniLM benchmark")?;
         if !args.json {
-            println!(
+            writeln!(
+                out,
                 "all-minilm-l6-v2: {:.1} sentences/s at batch {} ({:.1} per CPU-s)",
                 r["sentences_per_s"].as_f64().unwrap_or(f64::NAN),
                 r["batch"],
                 r["sentences_per_cpu_s"].as_f64().unwrap_or(f64::NAN)
-            );
+            )?;
         }
         report.insert("embeddings".into(), r);
     }
     if parts.contains(&"ocr") {
         let r = bench_ocr(&args).context("OCR benchmark")?;
         if !args.json {
-            println!(
+            writeln!(
+                out,
                 "ppocr-v5-mobile: {:.0} ms per 760x760 image ({:.0} CPU-ms), word accuracy {:.3} over {} FigStep images ({} read completely)",
                 r["ms_per_image"].as_f64().unwrap_or(f64::NAN),
                 r["cpu_ms_per_image"].as_f64().unwrap_or(f64::NAN),
                 r["word_accuracy"].as_f64().unwrap_or(f64::NAN),
                 r["images"],
                 r["images_all_words_read"]
-            );
+            )?;
         }
         report.insert("ocr".into(), r);
     }
     if args.json {
-        println!("{}", serde_json::Value::Object(report));
+        writeln!(out, "{}", serde_json::Value::Object(report))?;
     }
     Ok(Outcome::Ok)
 }
