@@ -234,9 +234,12 @@ fn chained_attack_records_full_provenance() {
         assert!(prov[0]["parent"].is_string(), "{case}");
         assert!(prov.iter().all(|p| p.get("params").is_some()), "{case}");
     }
-    // FIXME(qa): the question is clipped off the 760×760 canvas (the roleplay
-    // preamble fills it), so both different inputs give the same image; the
-    // image should carry each case's own request. See /tmp/qa-findings.md F2.
+    // Each case's image carries its own request (F2, fixed): two inputs, two images.
+    let pngs = tree(&d.join("chain"))
+        .keys()
+        .filter(|k| k.ends_with(".png"))
+        .count();
+    assert_eq!(pngs, 2, "both cases rendered the same image");
 }
 
 #[test]
@@ -478,7 +481,8 @@ async fn user_template_from_templates_dir_reaches_the_target() {
         sent[0]
     );
 
-    // A broken template file: an error naming it.
+    // A broken template file: other attacks keep working (with a warning
+    // naming the file); the broken one fails naming it.
     std::fs::write(tpl.join("bad.toml"), "name = \"broken\"\ntemplate = \n").unwrap();
     let out = with_tpl(&[
         "attack",
@@ -490,6 +494,15 @@ async fn user_template_from_templates_dir_reaches_the_target() {
     ])
     .output()
     .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("bad.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = with_tpl(&["attack", "template:bad", "--input", "q.txt", "--out", "o2"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("bad.toml"),

@@ -167,10 +167,7 @@ async fn mixed_suites_summary_store_report_and_gates() {
     let out = run_in(d, &["runs", "show", "mixed", "--store", "qa.db"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let show = text(&out.stdout);
-    assert!(
-        show.contains(&run_id) && show.contains("figstep:sb.csv"),
-        "{show}"
-    );
+    assert!(show.contains(&run_id) && show.contains("sb.csv"), "{show}");
 
     // report json = scan json on the headline figures; md; text to a file.
     let out = run_in(
@@ -208,6 +205,32 @@ async fn mixed_suites_summary_store_report_and_gates() {
     assert!(std::fs::read_to_string(d.join("rep.txt"))
         .unwrap()
         .contains("figstep"));
+
+    // A judge calibration (as `judge eval --save-calibration` writes it)
+    // gives the Rogan–Gladen corrected ASR: a perfect judge changes nothing.
+    write(
+        d,
+        "cal.json",
+        r#"{"judge": "refusal", "labels": "x.jsonl", "n": 10, "sensitivity": 1.0, "specificity": 1.0}"#,
+    );
+    let out = run_in(
+        d,
+        &[
+            "report",
+            "mixed",
+            "--format",
+            "json",
+            "--store",
+            "qa.db",
+            "--calibration",
+            "cal.json",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let c = json(&out);
+    let corrected = c["corrected_asr"].as_f64().expect("corrected_asr");
+    assert!((corrected - 0.5).abs() < 1e-9, "{c}");
 
     // HTML: one self-contained page (no scripts, nothing fetched).
     let out = run_in(
@@ -468,9 +491,15 @@ async fn bad_specs_fail_before_any_request() {
         let mut args = vec!["scan", "--store", "qa.db", "--no-cache"];
         args.extend_from_slice(&flags);
         let out = run_in(d, &args).await;
+        // A malformed flag value is a usage error (2); a bad spec is 1.
+        let want = if flags.contains(&"--fail-above") {
+            2
+        } else {
+            1
+        };
         assert_eq!(
             out.status.code(),
-            Some(1),
+            Some(want),
             "{flags:?}: {}",
             text(&out.stderr)
         );
@@ -639,11 +668,35 @@ async fn two_suites_with_overlapping_ids() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let j = json(&out);
     assert_eq!(server.request_count(), 4);
-    assert!(j["attempts"].as_u64().is_some_and(|n| n >= 2), "{j}");
-    // FIXME(qa): 4 requests are sent but only 2 attempts are recorded — the
-    // second suite's answers are dropped silently because the case ids
-    // collide. Expected `attempts == 4` (or an error naming the duplicate id
-    // before anything is sent). /tmp/qa-findings.md F1.
+    assert_eq!(j["attempts"], 4, "{j}");
+    // Two files with the same name in different folders collide on their
+    // ids: one error naming the id and both suites (fixed F1).
+    std::fs::create_dir_all(d.join("x")).unwrap();
+    std::fs::create_dir_all(d.join("y")).unwrap();
+    write(&d.join("x"), "p.csv", "prompt\nHow do I bake bread?\n");
+    write(&d.join("y"), "p.csv", "prompt\nHow do I grow tomatoes?\n");
+    let out = run_in(
+        d,
+        &[
+            "scan",
+            "--target",
+            &t,
+            "--suite",
+            "csv:x/p.csv",
+            "--suite",
+            "csv:y/p.csv",
+            "--store",
+            "qa.db",
+            "--no-cache",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("appears in suite"),
+        "{}",
+        text(&out.stderr)
+    );
     server.shutdown().await;
 }
 
@@ -678,11 +731,14 @@ async fn quick_suite_plan_bare_scan_and_resume_elsewhere() {
 
     // `mmsafe scan` with no arguments.
     let out = run_in(d, &["scan", "--store", "qa.db"]).await;
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    // FIXME(qa): issue 6 says `mmsafe scan` with no arguments is
-    // `--suite quick --target local:smollm2 --judge refusal`; today it fails
-    // with "--target is required" (only bare `mmsafe` does it). Offline and
-    // without models it should fail naming `mmsafe models pull`. F5.
+    // It is the offline default (local:smollm2): offline and without models
+    // it fails naming the model to pull (fixed F5).
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("smollm2"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // Endpoint down: the run is kept; resume it from a subdirectory.
     write(d, "sb.csv", SAFEBENCH);
@@ -714,9 +770,13 @@ async fn quick_suite_plan_bare_scan_and_resume_elsewhere() {
     std::fs::create_dir_all(&sub).unwrap();
     let out = run_in(&sub, &["scan", "--resume", "later", "--store", "../qa.db"]).await;
     assert_eq!(out.status.code(), Some(1));
-    // FIXME(qa): resuming from another directory fails with `sb.csv: no such
-    // file` because the plan stores the suite path as typed (relative); it
-    // should reach the (still down) endpoint instead. F6.
+    // The suite is found from anywhere; the resume reaches the (still down)
+    // endpoint (fixed F6).
+    assert!(
+        text(&out.stderr).contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// Once the target has answered, failures are recorded per attempt with
@@ -836,13 +896,19 @@ async fn target_url_credentials_are_not_echoed() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).contains(secret), "{}", text(&out.stdout));
     assert_eq!(server.request_count(), 2);
-    // FIXME(qa): `runs show creds`, `runs list --json` and the store's
-    // `runs.plan` contain `qauser:QaS3cretPw@…` verbatim (docs/targets.md says
-    // URL credentials and `?api-key=` are redacted from the recorded spec), and
-    // an unreachable-endpoint error line prints the full URL with them.
-    // Expected: `runs show` output without the secret. /tmp/qa-findings.md F1b.
-    // FIXME(qa): a base URL with a query string (`…/v1?api-version=X#m`) is
-    // called as `/v1?api-version=X/chat/completions`. F1c.
+    // Recorded specs are redacted (fixed F1b).
+    for args in [
+        vec!["runs", "show", "creds", "--store", "qa.db"],
+        vec!["runs", "list", "--store", "qa.db", "--json"],
+    ] {
+        let out = run_in(d, &args).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            !text(&out.stdout).contains(secret),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+    }
     server.shutdown().await;
 }
 
@@ -1017,40 +1083,8 @@ async fn concurrent_scans_share_one_store() {
     .await
     .unwrap();
     for (name, out) in ["ci-a", "ci-b"].iter().zip(&outs) {
-        if out.status.success() {
-            continue;
-        }
-        // FIXME(qa): today one of two concurrent writers often fails with
-        // `store shared.db: database is locked` (deferred transactions that
-        // upgrade to write; BEGIN IMMEDIATE would wait on busy_timeout).
-        // Expected: both succeed. /tmp/qa-findings.md F15.
-        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
-        // The lock can hit before the run exists (store open) or mid-run.
-        let listed = json(&run_in(&d, &["runs", "list", "--store", "shared.db", "--json"]).await);
-        let exists = listed
-            .as_array()
-            .is_some_and(|rs| rs.iter().any(|r| r["name"] == *name));
-        let again = if exists {
-            run_in(&d, &["scan", "--resume", name, "--store", "shared.db"]).await
-        } else {
-            run_in(
-                &d,
-                &[
-                    "scan",
-                    "--target",
-                    &t,
-                    "--suite",
-                    "csv:many.csv",
-                    "--store",
-                    "shared.db",
-                    "--run-name",
-                    name,
-                    "--no-cache",
-                ],
-            )
-            .await
-        };
-        assert!(again.status.success(), "{name}: {}", text(&again.stderr));
+        // Concurrent writers wait for each other instead of failing (F15, fixed).
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
     }
     let out = run_in(&d, &["runs", "list", "--store", "shared.db", "--json"]).await;
     let runs = json(&out);

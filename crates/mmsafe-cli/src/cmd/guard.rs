@@ -1,7 +1,7 @@
 //! `mmsafe guard check` (run the request-side layers of a policy on one input,
 //! offline) and `mmsafe guard list` (layer kinds and presets).
 
-use crate::exit::Outcome;
+use crate::exit::{outln, Outcome};
 use anyhow::Context as _;
 use mmsafe_core::{Image, Message, Part, Request};
 use std::path::PathBuf;
@@ -80,11 +80,11 @@ pub fn run(args: GuardArgs) -> anyhow::Result<Outcome> {
         Which::Check(a) => check(a),
         Which::Tune(a) => tune(a),
         Which::List => {
-            println!("layer kinds:");
+            outln!("layer kinds:")?;
             for (k, s) in mmsafe_guard::KINDS {
-                println!("  {k:<16} {s}");
+                outln!("  {k:<16} {s}")?;
             }
-            println!("presets:");
+            outln!("presets:")?;
             for (name, text) in mmsafe_guard::PRESETS {
                 let about = text
                     .lines()
@@ -92,7 +92,7 @@ pub fn run(args: GuardArgs) -> anyhow::Result<Outcome> {
                     .unwrap_or_default()
                     .trim_start_matches('#')
                     .trim();
-                println!("  {name:<16} {about}");
+                outln!("  {name:<16} {about}")?;
             }
             Ok(Outcome::Ok)
         }
@@ -127,14 +127,17 @@ fn check(a: CheckArgs) -> anyhow::Result<Outcome> {
             "decision": report.decision,
             "layers": report.layers,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        println!("policy {}: {}", a.policy, report.decision);
+        outln!("policy {}: {}", a.policy, report.decision)?;
         for s in &report.layers {
-            println!(
+            outln!(
                 "  {:<16} {:<8} {:>8.1} ms  {}",
-                s.name, s.decision, s.ms, s.reason
-            );
+                s.name,
+                s.decision,
+                s.ms,
+                s.reason
+            )?;
         }
     }
     Ok(Outcome::Ok)
@@ -266,13 +269,13 @@ fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
             (None, true) => "rejected by validation",
             (None, false) => "not refused after all rounds",
         };
-        println!(
+        outln!(
             "{scenario:<26} rounds {}  validation {}  calls {}  {status}",
             out.rounds,
             out.validation
                 .map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0)),
             out.calls
-        );
+        )?;
         if let Some(e) = out.entry {
             match library
                 .iter_mut()
@@ -293,12 +296,12 @@ fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
     }
     std::fs::write(&a.library, text)
         .with_context(|| format!("--library {}", a.library.display()))?;
-    println!(
+    outln!(
         "{added} new prompt(s); library {} has {} entries (use it with `library = \"{}\"` in a `prompt:adaptive` layer)",
         a.library.display(),
         library.len(),
         a.library.display()
-    );
+    )?;
     Ok(Outcome::Ok)
 }
 

@@ -65,6 +65,11 @@ struct TrainArgs {
     /// `judge eval --holdout` can measure on unseen ones.
     #[arg(long, default_value_t = 0.0)]
     holdout: f64,
+    /// Also write the feature rows (little-endian f32, row-major) to FILE and
+    /// one JSON line per row (source file, group, label) to FILE.jsonl, for
+    /// grouped cross-validation outside mmsafe.
+    #[arg(long)]
+    dump_features: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -192,6 +197,33 @@ fn data_files(path: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+fn dump_features(
+    path: &std::path::Path,
+    items: &[labels::Labeled],
+    x: &[Vec<f32>],
+) -> anyhow::Result<()> {
+    let mut raw = Vec::with_capacity(x.len() * x.first().map_or(0, Vec::len) * 4);
+    for v in x.iter().flatten() {
+        raw.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, raw).with_context(|| format!("writing {}", path.display()))?;
+    let mut index = String::new();
+    for it in items {
+        let file = it.location.split(':').next().unwrap_or_default();
+        index.push_str(&serde_json::to_string(&serde_json::json!({
+            "file": file,
+            "group": it.group,
+            "harmful": it.harmful(),
+            "response_chars": it.response.chars().count(),
+        }))?);
+        index.push('\n');
+    }
+    let index_path = path.with_extension("jsonl");
+    std::fs::write(&index_path, index)
+        .with_context(|| format!("writing {}", index_path.display()))?;
+    Ok(())
+}
+
 fn train(a: TrainArgs) -> anyhow::Result<Outcome> {
     anyhow::ensure!(
         (0.0..1.0).contains(&a.holdout),
@@ -245,6 +277,9 @@ fn train(a: TrainArgs) -> anyhow::Result<Outcome> {
         }
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(path) = &a.dump_features {
+        dump_features(path, &items, &x)?;
+    }
     let cfg = mmsafe_judge::classifier::train::TrainConfig {
         hidden: a.hidden,
         epochs: a.epochs,

@@ -15,6 +15,18 @@ pub const MAX_CHUNKS: usize = 2;
 /// Scalar features after the four embedding blocks.
 pub const SCALARS: usize = 13;
 
+/// Index of the `refusal` rule judge's verdict (1 = refused) among the
+/// features, the gate a head may use.
+pub fn rule_refused_index(dim: usize) -> usize {
+    4 * dim + 5 + 5
+}
+
+/// The request embedding and the request × opening interaction: the columns
+/// that let a head memorise behaviours rather than judge the reply.
+pub fn request_columns(dim: usize) -> impl Iterator<Item = usize> {
+    (0..dim).chain(3 * dim..4 * dim)
+}
+
 /// Feature count for an embedder of dimension `dim`.
 pub fn feature_len(dim: usize) -> usize {
     4 * dim + SCALARS
@@ -156,10 +168,30 @@ pub fn extract(
 mod tests {
     use super::*;
 
+    struct Flat;
+    impl Embedder for Flat {
+        fn name(&self) -> &str {
+            "flat"
+        }
+        fn dim(&self) -> usize {
+            4
+        }
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            Ok(texts.iter().map(|_| vec![0.5; 4]).collect())
+        }
+    }
+
+    fn extract_one_for_test(reply: &str) -> Vec<f32> {
+        extract(&Flat, &[("do the thing", reply)]).unwrap().remove(0)
+    }
+
     #[test]
     fn chunking_caps_and_cuts_at_whitespace() {
         assert_eq!(chunks(""), vec![""]);
         assert_eq!(chunks("short reply"), vec!["short reply"]);
+        let x = extract_one_for_test("I'm sorry, but I can't help with that.");
+        assert_eq!(x[rule_refused_index(4)], 1.0);
+        assert_eq!(extract_one_for_test("Sure, step one: …")[rule_refused_index(4)], 0.0);
         let long = "word ".repeat(2000);
         let cs = chunks(&long);
         assert_eq!(cs.len(), MAX_CHUNKS);

@@ -12,7 +12,7 @@
 //! for the model-bound scenarios (more clients than cores only queue there).
 //! Client, proxy and upstream share this process and its cores.
 
-use crate::exit::Outcome;
+use crate::exit::{outln, Outcome};
 use mmsafe_core::{Image, Layer};
 use mmsafe_serve::load::{self, quantile};
 use mmsafe_serve::{Limits, ServeConfig};
@@ -141,19 +141,19 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         anyhow::Ok(Value::Object(results))
     })?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
     } else {
-        println!("scenario      p50 +ms   p99 +ms   max req/s   (direct p50 / proxied p50 ms, n)");
+        outln!("scenario      p50 +ms   p99 +ms   max req/s   (direct p50 / proxied p50 ms, n)")?;
         if let Value::Object(m) = &out {
             for (name, r) in m {
                 if let Some(reason) = r.get("skipped") {
-                    println!(
+                    outln!(
                         "{name:<12}  skipped: {}",
                         reason.as_str().unwrap_or_default()
-                    );
+                    )?;
                     continue;
                 }
-                println!(
+                outln!(
                     "{name:<12} {:>8.3} {:>9.3} {:>11.0}   ({:.3} / {:.3}, n={})",
                     r["p50_overhead_ms"].as_f64().unwrap_or(f64::NAN),
                     r["p99_overhead_ms"].as_f64().unwrap_or(f64::NAN),
@@ -161,7 +161,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
                     r["direct_p50_ms"].as_f64().unwrap_or(f64::NAN),
                     r["proxied_p50_ms"].as_f64().unwrap_or(f64::NAN),
                     r["requests"].as_u64().unwrap_or(0),
-                );
+                )?;
             }
         }
     }
