@@ -715,8 +715,9 @@ async fn secrets_redacted_calibration_and_plain_logs() {
     server.shutdown().await;
 }
 
-/// Two suites whose case ids overlap: a clear error naming both, never a run
-/// with half its answers silently dropped; the same suite twice is a usage error.
+/// Two suites whose case ids overlap: a clear error naming both before any
+/// run exists, never a run with half its answers silently dropped; the same
+/// suite twice is a usage error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_case_ids_across_suites_are_an_error() {
     let server = MockServer::start(MockConfig::default()).await.unwrap();
@@ -757,8 +758,9 @@ async fn duplicate_case_ids_across_suites_are_an_error() {
         e.contains("case id `") && e.contains("d1/p.csv") && e.contains("d2/p.csv"),
         "{e}"
     );
-    // Only the first suite was sent; nothing of the second.
-    assert_eq!(server.request_count(), 2);
+    // Caught before the run exists: nothing sent, nothing recorded.
+    assert_eq!(server.request_count(), 0);
+    assert!(!Path::new(&store).exists());
 
     let out = run(s(&[
         "scan", "--target", &target, "--suite", &sa, "--suite", &sa, "--store", &store,

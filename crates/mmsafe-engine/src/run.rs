@@ -357,6 +357,29 @@ impl UniqueIds {
     }
 }
 
+/// Read every source once before a run exists and check that case ids are
+/// unique across all of them, so a collision fails before anything is sent or
+/// recorded. Returns the number of cases, or `None` when a bad row stopped the
+/// reading: that row is left for the scan itself to report at its place (rows
+/// before it still run and are recorded, as always).
+pub fn check_unique_ids(sources: Vec<Box<dyn Source>>) -> Result<Option<u64>, DataError> {
+    let mut ids = UniqueIds::default();
+    let mut n = 0u64;
+    for mut source in sources {
+        let suite = source.name().to_string();
+        for item in source.cases() {
+            match item {
+                Ok(case) => {
+                    ids.check(&suite, case)?;
+                    n += 1;
+                }
+                Err(_) => return Ok(None),
+            }
+        }
+    }
+    Ok(Some(n))
+}
+
 struct Job {
     key: String,
     case: Arc<Case>,

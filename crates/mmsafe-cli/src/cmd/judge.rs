@@ -5,6 +5,7 @@ use crate::exit::Outcome;
 use crate::wiring::judges::build_judge;
 use anyhow::Context as _;
 use mmsafe_judge::calibrate::{self, EvalReport};
+use mmsafe_judge::classifier::features;
 use mmsafe_judge::labels::{self, LabelFormat};
 use mmsafe_metrics::Scores;
 use mmsafe_target::TargetOptions;
@@ -70,6 +71,16 @@ struct TrainArgs {
     /// grouped cross-validation outside mmsafe.
     #[arg(long)]
     dump_features: Option<PathBuf>,
+    /// Leave a feature block out of the head: request, opening, reply or
+    /// interaction (repeatable).
+    #[arg(long = "drop")]
+    drop: Vec<String>,
+    /// Weigh the rows of one training format: FORMAT=W (repeatable; default 1).
+    #[arg(long = "weight")]
+    weight: Vec<String>,
+    /// Let the `refusal` rule judge decide clear refusals; the head decides the rest.
+    #[arg(long)]
+    rule_gate: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -197,6 +208,29 @@ fn data_files(path: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// `--weight FORMAT=W` values by format name; measurement sets are refused.
+fn parse_weights(specs: &[String]) -> anyhow::Result<std::collections::HashMap<&'static str, f32>> {
+    let mut out = std::collections::HashMap::new();
+    for spec in specs {
+        let (name, w) = spec
+            .split_once('=')
+            .with_context(|| format!("--weight `{spec}`: expected FORMAT=W"))?;
+        let w: f32 = w
+            .parse()
+            .ok()
+            .filter(|w: &f32| w.is_finite() && *w > 0.0)
+            .with_context(|| format!("--weight `{spec}`: W must be a positive number"))?;
+        out.insert(train_format(name)?.name(), w);
+    }
+    Ok(out)
+}
+
+fn block_columns(block: &str, dim: usize) -> anyhow::Result<std::ops::Range<usize>> {
+    features::block_columns(block, dim).with_context(|| {
+        format!("--drop `{block}`: expected request, opening, reply or interaction")
+    })
+}
+
 fn dump_features(
     path: &std::path::Path,
     items: &[labels::Labeled],
@@ -230,7 +264,12 @@ fn train(a: TrainArgs) -> anyhow::Result<Outcome> {
         "--holdout must be in [0, 1), got {}",
         a.holdout
     );
+    let format_weights = parse_weights(&a.weight)?;
+    for block in &a.drop {
+        block_columns(block, 1)?;
+    }
     let mut items = Vec::new();
+    let mut weights = Vec::new();
     let mut sources = Vec::new();
     for spec in &a.data {
         let (name, path) = spec
@@ -256,6 +295,8 @@ fn train(a: TrainArgs) -> anyhow::Result<Outcome> {
                 harmful,
                 total - rows.len()
             );
+            let w = format_weights.get(format.name()).copied().unwrap_or(1.0);
+            weights.extend(std::iter::repeat_n(w, rows.len()));
             items.extend(rows);
         }
     }
@@ -280,12 +321,19 @@ fn train(a: TrainArgs) -> anyhow::Result<Outcome> {
     if let Some(path) = &a.dump_features {
         dump_features(path, &items, &x)?;
     }
+    let dim = embedder.dim();
+    let mut drop = Vec::new();
+    for block in &a.drop {
+        drop.extend(block_columns(block, dim)?);
+    }
     let cfg = mmsafe_judge::classifier::train::TrainConfig {
         hidden: a.hidden,
         epochs: a.epochs,
         lr: a.lr,
         weight_decay: a.weight_decay,
         seed: a.seed,
+        drop,
+        gate: a.rule_gate.then(|| features::rule_refused_index(dim)),
     };
     let provenance = serde_json::json!({
         "data": sources,
@@ -295,11 +343,15 @@ fn train(a: TrainArgs) -> anyhow::Result<Outcome> {
         "lr": a.lr,
         "weight_decay": a.weight_decay,
         "holdout": a.holdout,
+        "drop": a.drop,
+        "weight": a.weight,
+        "rule_gate": a.rule_gate,
         "mmsafe": env!("CARGO_PKG_VERSION"),
     });
-    let head = mmsafe_judge::classifier::train::train(
+    let head = mmsafe_judge::classifier::train::train_weighted(
         &x,
         &y,
+        &weights,
         &cfg,
         embedder.name(),
         embedder.dim(),
@@ -508,6 +560,18 @@ mod tests {
         }
         assert_eq!(train_format("gptfuzz").unwrap(), LabelFormat::GptFuzz);
         assert!(train_format("nope").is_err());
+    }
+
+    #[test]
+    fn training_weights_and_dropped_blocks_are_checked() {
+        let w = parse_weights(&["harmbench=5".into(), "xstest=2".into()]).unwrap();
+        assert_eq!((w["harmbench"], w["xstest"]), (5.0, 2.0));
+        for bad in ["harmbench", "harmbench=0", "harmbench=x", "jbb=2"] {
+            assert!(parse_weights(&[bad.into()]).is_err(), "{bad}");
+        }
+        assert_eq!(block_columns("interaction", 384).unwrap(), 1152..1536);
+        let err = block_columns("nope", 384).unwrap_err().to_string();
+        assert!(err.contains("nope"), "{err}");
     }
 
     #[test]

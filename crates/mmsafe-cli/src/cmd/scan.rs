@@ -265,11 +265,30 @@ pub(crate) async fn execute(
         });
     }
     tracing::debug!("suites, attacks and defenses built");
-    if resumed.is_none() {
+    if resumed.is_none() && !args.dry_run {
+        // Duplicate case ids fail here, before a run exists (the dry run's
+        // estimate checks the same). One extra read of the suites, with its own
+        // skip log so skipped rows are reported once.
+        let check_opts = SuiteOptions {
+            skip_broken,
+            ..SuiteOptions::default()
+        };
+        let mut again: Vec<Box<dyn Source>> = Vec::new();
+        for s in &plan.suites {
+            again.push(suites::build_source(s, &check_opts)?);
+        }
+        let counted = tokio::task::spawn_blocking(move || mmsafe_engine::check_unique_ids(again))
+            .await
+            .context("suite check stopped unexpectedly")??;
         // Kept with the run so a report of a run that stopped early can say
         // how much of it is missing (one request per case and attack; fan-out
         // attacks send more).
-        let cases: Option<u64> = sources.iter().map(|s| s.len_hint().map(|n| n as u64)).sum();
+        let cases = counted.or_else(|| {
+            sources
+                .iter()
+                .map(|s| s.len_hint().map(|n| n as u64))
+                .sum::<Option<u64>>()
+        });
         if let Some(c) = cases {
             let planned = c
                 * plan.attacks.len() as u64

@@ -21,10 +21,14 @@ pub fn rule_refused_index(dim: usize) -> usize {
     4 * dim + 5 + 5
 }
 
-/// The request embedding and the request × opening interaction: the columns
-/// that let a head memorise behaviours rather than judge the reply.
-pub fn request_columns(dim: usize) -> impl Iterator<Item = usize> {
-    (0..dim).chain(3 * dim..4 * dim)
+/// Columns of a named feature block (`request`, `opening`, `reply`,
+/// `interaction`), for training heads that leave a block out; `None` for an
+/// unknown name.
+pub fn block_columns(name: &str, dim: usize) -> Option<std::ops::Range<usize>> {
+    let i = ["request", "opening", "reply", "interaction"]
+        .iter()
+        .position(|b| *b == name)?;
+    Some(i * dim..(i + 1) * dim)
 }
 
 /// Feature count for an embedder of dimension `dim`.
@@ -182,7 +186,9 @@ mod tests {
     }
 
     fn extract_one_for_test(reply: &str) -> Vec<f32> {
-        extract(&Flat, &[("do the thing", reply)]).unwrap().remove(0)
+        extract(&Flat, &[("do the thing", reply)])
+            .unwrap()
+            .remove(0)
     }
 
     #[test]
@@ -191,7 +197,10 @@ mod tests {
         assert_eq!(chunks("short reply"), vec!["short reply"]);
         let x = extract_one_for_test("I'm sorry, but I can't help with that.");
         assert_eq!(x[rule_refused_index(4)], 1.0);
-        assert_eq!(extract_one_for_test("Sure, step one: …")[rule_refused_index(4)], 0.0);
+        assert_eq!(
+            extract_one_for_test("Sure, step one: …")[rule_refused_index(4)],
+            0.0
+        );
         let long = "word ".repeat(2000);
         let cs = chunks(&long);
         assert_eq!(cs.len(), MAX_CHUNKS);

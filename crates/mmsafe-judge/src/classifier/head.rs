@@ -75,7 +75,9 @@ impl Head {
             }
         }
         if let Some(g) = h.gate.filter(|g| *g >= f) {
-            return Err(err(format!("`gate` is feature {g}, but there are {f} features")));
+            return Err(err(format!(
+                "`gate` is feature {g}, but there are {f} features"
+            )));
         }
         if h.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
             return Err(err("`std` has a non-positive or non-finite value".into()));
@@ -85,7 +87,10 @@ impl Head {
 
     /// Probability of a harmful compliance for one feature vector.
     pub fn predict(&self, x: &[f32]) -> f32 {
-        if self.gate.is_some_and(|g| x.get(g).is_some_and(|v| *v >= 0.5)) {
+        if self
+            .gate
+            .is_some_and(|g| x.get(g).is_some_and(|v| *v >= 0.5))
+        {
             return 0.0;
         }
         let z: Vec<f32> = x

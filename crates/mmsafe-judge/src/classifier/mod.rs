@@ -187,6 +187,7 @@ mod tests {
             lr: 0.02,
             weight_decay: 0.0,
             seed: 1,
+            ..Default::default()
         };
         let head = train::train(&x, &y, &cfg, "letters", 26, serde_json::Value::Null).unwrap();
         let train_acc = x

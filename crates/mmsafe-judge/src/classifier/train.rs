@@ -16,6 +16,10 @@ pub struct TrainConfig {
     pub lr: f64,
     pub weight_decay: f64,
     pub seed: u64,
+    /// Feature columns the head may not use (their weights stay zero).
+    pub drop: Vec<usize>,
+    /// Written into the head: a 0/1 feature that forces a refusal ([`Head::gate`]).
+    pub gate: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -26,6 +30,8 @@ impl Default for TrainConfig {
             lr: 2e-3,
             weight_decay: 0.5,
             seed: 0,
+            drop: Vec::new(),
+            gate: None,
         }
     }
 }
@@ -42,15 +48,15 @@ fn uniform(rng: &mut rand_chacha::ChaCha8Rng, n: usize, bound: f32) -> Vec<f32> 
     (0..n).map(|_| rng.random_range(-bound..bound)).collect()
 }
 
-/// Mean binary cross-entropy on logits in the overflow-free form
+/// Weighted mean binary cross-entropy on logits in the overflow-free form
 /// max(z, 0) − z·y + ln(1 + e^−|z|) (candle's version takes log of a sigmoid,
-/// which is −∞ for saturated logits).
-fn bce_with_logits(z: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
+/// which is −∞ for saturated logits). `w` has mean 1.
+fn bce_with_logits(z: &Tensor, y: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
     let softplus = ((z.abs()?.neg()?.exp()? + 1.0)?).log()?;
-    ((z.relu()? - (z * y)?)? + softplus)?.mean_all()
+    (((z.relu()? - (z * y)?)? + softplus)? * w)?.mean_all()
 }
 
-/// Train a head on feature rows `x` with harm labels `y`.
+/// Train a head on feature rows `x` with harm labels `y`, every row weighing the same.
 pub fn train(
     x: &[Vec<f32>],
     y: &[bool],
@@ -59,16 +65,41 @@ pub fn train(
     dim: usize,
     provenance: serde_json::Value,
 ) -> Result<Head, TrainError> {
+    train_weighted(x, y, &vec![1.0; y.len()], cfg, embedder, dim, provenance)
+}
+
+/// Train a head with a positive weight per row (e.g. to keep a small data
+/// set from being drowned by a large one).
+pub fn train_weighted(
+    x: &[Vec<f32>],
+    y: &[bool],
+    weights: &[f32],
+    cfg: &TrainConfig,
+    embedder: &str,
+    dim: usize,
+    provenance: serde_json::Value,
+) -> Result<Head, TrainError> {
     let n = x.len();
-    if n == 0 || n != y.len() {
+    if n == 0 || n != y.len() || n != weights.len() {
         return Err(TrainError::Data(format!(
-            "{n} feature rows for {} labels",
-            y.len()
+            "{n} feature rows for {} labels and {} weights",
+            y.len(),
+            weights.len()
         )));
+    }
+    if weights.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
+        return Err(TrainError::Data(
+            "row weights must be positive and finite".into(),
+        ));
     }
     let f = x[0].len();
     if x.iter().any(|r| r.len() != f) {
         return Err(TrainError::Data("feature rows differ in length".into()));
+    }
+    if let Some(c) = cfg.drop.iter().chain(&cfg.gate).find(|c| **c >= f) {
+        return Err(TrainError::Data(format!(
+            "feature column {c} out of range ({f} features)"
+        )));
     }
     if y.iter().all(|v| *v) || y.iter().all(|v| !*v) {
         return Err(TrainError::Data("labels are all one class".into()));
@@ -98,14 +129,30 @@ pub fn train(
         })
         .collect();
     let mean: Vec<f32> = mean.iter().map(|m| *m as f32).collect();
+    // Dropped columns enter as zeros, so their weights get no gradient and
+    // are set to exactly zero after training.
+    let mut keep = vec![1f32; f];
+    for c in &cfg.drop {
+        keep[*c] = 0.0;
+    }
     let mut flat = Vec::with_capacity(n * f);
     for r in x {
         flat.extend(
             r.iter()
                 .zip(mean.iter().zip(&std))
-                .map(|(v, (m, s))| super::head::standardize(*v, *m, *s)),
+                .zip(&keep)
+                .map(|((v, (m, s)), k)| k * super::head::standardize(*v, *m, *s)),
         );
     }
+    let wsum: f64 = weights.iter().map(|w| f64::from(*w)).sum();
+    let ws = Tensor::from_vec(
+        weights
+            .iter()
+            .map(|w| (f64::from(*w) * n as f64 / wsum) as f32)
+            .collect::<Vec<_>>(),
+        (n, 1),
+        &Device::Cpu,
+    )?;
     let dev = Device::Cpu;
     let xs = Tensor::from_vec(flat, (n, f), &dev)?;
     let ys = Tensor::from_vec(
@@ -156,11 +203,17 @@ pub fn train(
     };
     for _ in 0..cfg.epochs {
         let logits = forward(&xs)?;
-        let loss = bce_with_logits(&logits, &ys)?;
+        let loss = bce_with_logits(&logits, &ys, &ws)?;
         opt.backward_step(&loss)?;
     }
     let to_vec = |v: &Var| -> candle_core::Result<Vec<f32>> {
         v.as_tensor().flatten_all()?.to_vec1::<f32>()
+    };
+    let zero_dropped = |mut w: Vec<f32>| {
+        for (i, v) in w.iter_mut().enumerate() {
+            *v *= keep[i % f];
+        }
+        w
     };
     Ok(Head {
         format: Head::FORMAT,
@@ -169,11 +222,20 @@ pub fn train(
         features: f,
         mean,
         std,
-        w1: if h == 0 { Vec::new() } else { to_vec(&w1)? },
+        w1: if h == 0 {
+            Vec::new()
+        } else {
+            zero_dropped(to_vec(&w1)?)
+        },
         b1: if h == 0 { Vec::new() } else { to_vec(&b1)? },
-        w2: to_vec(&w2)?,
+        w2: if h == 0 {
+            zero_dropped(to_vec(&w2)?)
+        } else {
+            to_vec(&w2)?
+        },
         b2: to_vec(&b2)?[0],
         threshold: 0.5,
+        gate: cfg.gate,
         provenance,
     })
 }
@@ -205,10 +267,21 @@ mod tests {
                 lr: 0.05,
                 weight_decay: 0.0,
                 seed: 3,
+                drop: vec![2],
+                gate: None,
             };
             let a = train(&x, &y, &cfg, "e", 1, serde_json::Value::Null).unwrap();
             let b = train(&x, &y, &cfg, "e", 1, serde_json::Value::Null).unwrap();
             assert_eq!(a, b, "same seed, same head");
+            let dropped: Vec<f32> = if hidden == 0 {
+                vec![a.w2[2]]
+            } else {
+                a.w1.chunks_exact(3).map(|row| row[2]).collect()
+            };
+            assert!(
+                dropped.iter().all(|w| *w == 0.0),
+                "dropped column has weight"
+            );
             let acc = x
                 .iter()
                 .zip(&y)
