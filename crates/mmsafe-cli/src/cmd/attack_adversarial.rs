@@ -85,11 +85,23 @@ struct Args {
 pub fn run(name: &str, argv: &[String]) -> anyhow::Result<Outcome> {
     let mode_name = name.strip_prefix("adversarial:").unwrap_or(name);
     let mode = Mode::parse(mode_name)?;
-    let args = Args::try_parse_from(argv).map_err(|e| {
-        // clap renders its own `error: ` prefix; ours comes from exit.rs.
-        let text = e.render().to_string();
-        anyhow::anyhow!("{}", text.trim_start_matches("error: ").trim_end())
-    })?;
+    let args = match Args::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            print!("{}", e.render());
+            return Ok(Outcome::Ok);
+        }
+        Err(e) => {
+            // clap renders its own `error: ` prefix; ours comes from exit.rs.
+            let text = e.render().to_string();
+            anyhow::bail!("{}", text.trim_start_matches("error: ").trim_end())
+        }
+    };
     let device = mmsafe_adversarial::device(&args.device)?;
     let config = AttackConfig {
         mode,
