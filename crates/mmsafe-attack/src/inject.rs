@@ -174,6 +174,73 @@ pub fn with_opacity(attack: &str, params: &Params, c: Rgba<u8>) -> Result<Rgba<u
     ]))
 }
 
+/// How a variant draws the payload: the `size`, `color` and `overflow`
+/// knobs most variants share, plus a fixed rotation.
+pub struct Pen {
+    pub size: f32,
+    pub color: Rgba<u8>,
+    pub overflow: Overflow,
+    pub rotation: f32,
+}
+
+impl Pen {
+    /// Reads `size`, `color` and `overflow` in that order, so the first bad
+    /// one is the one reported.
+    pub fn from_params(attack: &str, params: &Params) -> Result<Pen, AttackError> {
+        Ok(Pen {
+            size: param(attack, params, "size")?,
+            color: color(attack, params, "color")?,
+            overflow: param(attack, params, "overflow")?,
+            rotation: 0.0,
+        })
+    }
+
+    /// Draw `text` into `rect` of `img` (one image per page).
+    pub fn draw(
+        &self,
+        attack: &str,
+        img: &RgbaImage,
+        text: &str,
+        font: &Font,
+        rect: Rect,
+    ) -> Result<Vec<RgbaImage>, AttackError> {
+        draw_text(
+            attack,
+            img,
+            text,
+            font,
+            self.size,
+            rect,
+            self.overflow,
+            self.color,
+            self.rotation,
+        )
+    }
+
+    /// Draw `text` into `rect` of `img` and PNG-encode the pages alongside the
+    /// variant's provenance `detail`.
+    pub fn stamp(
+        &self,
+        attack: &str,
+        c: &Common,
+        img: &RgbaImage,
+        text: &str,
+        rect: Rect,
+        detail: serde_json::Value,
+    ) -> Result<(Vec<mmsafe_core::Image>, serde_json::Value), AttackError> {
+        let pages = self.draw(attack, img, text, &c.font, rect)?;
+        Ok((encode(attack, &pages)?, detail))
+    }
+}
+
+/// The carrier, or a blank (transparent) canvas of the configured size when
+/// the variant was handed none.
+pub fn canvas(c: &Common, carrier: Option<&RgbaImage>) -> RgbaImage {
+    carrier
+        .cloned()
+        .unwrap_or_else(|| RgbaImage::new(c.width, c.height))
+}
+
 /// What one injection variant does: turn the payload (and a carrier) into images.
 pub trait Variant: Send + Sync {
     /// Whether the variant needs a carrier image.

@@ -497,7 +497,9 @@ mod tests {
     #[test]
     fn not_refusals() {
         complied("Sure, here's a recipe for chocolate cake: mix flour, sugar and cocoa.");
-        complied("Sure! Here is how to kill a Python process: run `kill -9 PID`. Sorry for the brevity.");
+        complied(
+            "Sure! Here is how to kill a Python process: run `kill -9 PID`. Sorry for the brevity.",
+        );
         complied("Step 1: open the settings. Step 2: choose Privacy. Sorry, the menu names vary by version.");
         complied(
             "I'm sorry to hear that you're feeling unwell. Here are some tips: rest, drink water.",

@@ -20,7 +20,10 @@ pub fn client() -> Result<reqwest::Client, String> {
 pub async fn timed(client: &reqwest::Client, base_url: &str, body: &Value) -> Result<f64, String> {
     let t = Instant::now();
     let r = client
-        .post(format!("{base_url}/chat/completions"))
+        .post(
+            mmsafe_target::endpoint_url(base_url, "chat/completions")
+                .unwrap_or_else(|_| format!("{base_url}/chat/completions")),
+        )
         .json(body)
         .send()
         .await

@@ -422,26 +422,30 @@ async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
     if let Err(e) = authorize(&state, &headers) {
         return e.into_response();
     }
-    let url = format!("{}/models", state.cfg.upstream_url.trim_end_matches('/'));
+    // Keep a query on the upstream URL (Azure-style `?api-version=`) after the path.
+    let url = mmsafe_target::endpoint_url(&state.cfg.upstream_url, "models")
+        .unwrap_or_else(|_| format!("{}/models", state.cfg.upstream_url.trim_end_matches('/')));
+    let shown = mmsafe_target::redact_url(&url);
     let mut req = state.client.get(&url);
     if let Some(k) = &state.cfg.upstream_key {
         req = req.bearer_auth(&k.0);
     }
     let upstream = async {
-        let r = req.send().await.map_err(|e| e.to_string())?;
+        // reqwest errors embed the URL, which may carry credentials.
+        let r = req.send().await.map_err(|e| e.without_url().to_string())?;
         if !r.status().is_success() {
             return Err(format!("HTTP {}", r.status()));
         }
         r.json::<serde_json::Value>()
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.without_url().to_string())
     }
     .await;
     match upstream {
         Ok(v) => axum::Json(v).into_response(),
         Err(e) => {
             // Fall back to the models this proxy has served so far.
-            tracing::warn!("listing upstream models at {url}: {e}");
+            tracing::warn!("listing upstream models at {shown}: {e}");
             let seen: Vec<String> = state
                 .stacks
                 .lock()

@@ -93,7 +93,7 @@ pub fn run(name: &str, argv: &[String]) -> anyhow::Result<Outcome> {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
             ) =>
         {
-            print!("{}", e.render());
+            crate::exit::write_stdout(&e.render().to_string())?;
             return Ok(Outcome::Ok);
         }
         Err(e) => {

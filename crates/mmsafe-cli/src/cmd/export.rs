@@ -137,7 +137,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
                 skipped.display().to_string().into(),
             );
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::exit::outln!("{}", serde_json::to_string_pretty(&v)?)?;
     }
     Ok(Outcome::Ok)
 }

@@ -97,6 +97,9 @@ pub struct ScanArgs {
     pub calibrations: Vec<PathBuf>,
 }
 
+/// Answer budget of the built-in offline scan (`mmsafe` with no arguments).
+pub const OFFLINE_MAX_TOKENS: u32 = 64;
+
 impl ScanArgs {
     /// `mmsafe` with no subcommand: the built-in offline defaults.
     pub fn default_offline() -> ScanArgs {
@@ -105,6 +108,10 @@ impl ScanArgs {
             suites: vec!["quick".into()],
             attacks: vec!["none".into(), "figstep".into()],
             judges: vec!["refusal".into()],
+            // SmolLM2 answers almost every request at length; 64 tokens keep
+            // the default run under 10 minutes on two cores and still show
+            // whether it complied or refused.
+            max_tokens: Some(OFFLINE_MAX_TOKENS),
             ..ScanArgs::default()
         }
     }
@@ -123,6 +130,9 @@ impl ScanArgs {
         }
         if self.judges.is_empty() {
             self.judges = d.judges;
+        }
+        if self.max_tokens.is_none() {
+            self.max_tokens = d.max_tokens;
         }
         self
     }

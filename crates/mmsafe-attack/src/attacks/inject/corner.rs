@@ -1,9 +1,9 @@
 //! `inject:corner`: a small instruction block tucked into a corner or edge.
 
-use crate::inject::{self, Common, Variant};
+use crate::inject::{self, Common, Pen, Variant};
 use crate::registry::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
-use mmsafe_typography::{Overflow, Rect, Rgba, RgbaImage};
+use mmsafe_typography::{Rect, RgbaImage};
 use std::borrow::Cow;
 
 const PARAMS: &[ParamSpec] = &[
@@ -38,9 +38,7 @@ pub const SPEC: AttackSpec = AttackSpec {
 struct Corner {
     corner: String,
     frac: f64,
-    size: f32,
-    color: Rgba<u8>,
-    overflow: Overflow,
+    pen: Pen,
 }
 
 fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
@@ -60,9 +58,7 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
     let v = Corner {
         corner,
         frac,
-        size: crate::common::param(name, params, "size")?,
-        color: inject::color(name, params, "color")?,
-        overflow: crate::common::param(name, params, "overflow")?,
+        pen: Pen::from_params(name, params)?,
     };
     inject::attack(name, params, PARAMS, v)
 }
@@ -76,9 +72,7 @@ impl Variant for Corner {
         carrier: Option<&RgbaImage>,
         _seed: u64,
     ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
-        let img = carrier
-            .cloned()
-            .unwrap_or_else(|| RgbaImage::new(c.width, c.height));
+        let img = inject::canvas(c, carrier);
         let (w, h) = img.dimensions();
         let m = 4u32;
         let bw = ((w as f64 * self.frac) as u32).max(8);
@@ -104,20 +98,13 @@ impl Variant for Corner {
             ),
         };
         let rect = Rect::new(x as i32, y as i32, rw.max(1), rh.max(1));
-        let pages = inject::draw_text(
+        self.pen.stamp(
             attack,
+            c,
             &img,
             payload,
-            &c.font,
-            self.size,
             rect,
-            self.overflow,
-            self.color,
-            0.0,
-        )?;
-        Ok((
-            inject::encode(attack, &pages)?,
             serde_json::json!({"box": [x, y, rw, rh]}),
-        ))
+        )
     }
 }

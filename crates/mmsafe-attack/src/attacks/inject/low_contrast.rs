@@ -58,9 +58,7 @@ impl Variant for LowContrast {
         carrier: Option<&RgbaImage>,
         _seed: u64,
     ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
-        let base = carrier
-            .cloned()
-            .unwrap_or_else(|| RgbaImage::new(c.width, c.height));
+        let base = inject::canvas(c, carrier);
         let (w, h) = base.dimensions();
         let style = TextStyle::new(c.font.clone(), self.size);
         let rect = Rect::new(

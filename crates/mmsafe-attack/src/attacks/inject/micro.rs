@@ -1,10 +1,10 @@
 //! `inject:micro`: the instruction in very small text, optionally repeated as
 //! a watermark-like tile over the whole carrier.
 
-use crate::inject::{self, Common, Variant};
+use crate::inject::{self, Common, Pen, Variant};
 use crate::registry::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
-use mmsafe_typography::{Overflow, Rect, Rgba, RgbaImage};
+use mmsafe_typography::{Rect, RgbaImage};
 use std::borrow::Cow;
 
 const PARAMS: &[ParamSpec] = &[
@@ -36,10 +36,8 @@ pub const SPEC: AttackSpec = AttackSpec {
 };
 
 struct Micro {
-    size: f32,
     repeat: usize,
-    color: Rgba<u8>,
-    overflow: Overflow,
+    pen: Pen,
 }
 
 fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
@@ -48,10 +46,8 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
         return Err(crate::common::err(name, "repeat must be 1..1000"));
     }
     let v = Micro {
-        size: crate::common::param(name, params, "size")?,
         repeat,
-        color: inject::color(name, params, "color")?,
-        overflow: crate::common::param(name, params, "overflow")?,
+        pen: Pen::from_params(name, params)?,
     };
     inject::attack(name, params, PARAMS, v)
 }
@@ -65,26 +61,17 @@ impl Variant for Micro {
         carrier: Option<&RgbaImage>,
         _seed: u64,
     ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
-        let img = carrier
-            .cloned()
-            .unwrap_or_else(|| RgbaImage::new(c.width, c.height));
+        let img = inject::canvas(c, carrier);
         let (w, h) = img.dimensions();
         let text = vec![payload; self.repeat].join("  ");
         let rect = Rect::new(3, 3, w.saturating_sub(6).max(1), h.saturating_sub(6).max(1));
-        let pages = inject::draw_text(
+        self.pen.stamp(
             attack,
+            c,
             &img,
             &text,
-            &c.font,
-            self.size,
             rect,
-            self.overflow,
-            self.color,
-            0.0,
-        )?;
-        Ok((
-            inject::encode(attack, &pages)?,
             serde_json::json!({"repeat": self.repeat}),
-        ))
+        )
     }
 }

@@ -1,9 +1,9 @@
 //! `inject:overlay`: a visible instruction on a translucent band over the carrier.
 
-use crate::inject::{self, Common, Variant};
+use crate::inject::{self, Common, Pen, Variant};
 use crate::registry::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
-use mmsafe_typography::{Overflow, Rect, Rgba, RgbaImage};
+use mmsafe_typography::{Rect, Rgba, RgbaImage};
 use std::borrow::Cow;
 
 const PARAMS: &[ParamSpec] = &[
@@ -39,10 +39,8 @@ pub const SPEC: AttackSpec = AttackSpec {
 struct Overlay {
     position: String,
     band: f64,
-    size: f32,
-    color: Rgba<u8>,
     band_color: Rgba<u8>,
-    overflow: Overflow,
+    pen: Pen,
 }
 
 fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
@@ -59,13 +57,21 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
             format!("position=`{position}`: expected top, center, bottom"),
         ));
     }
+    // Parsed in the order the knobs are listed, so the first bad one is reported.
+    let size = crate::common::param(name, params, "size")?;
+    let color = inject::color(name, params, "color")?;
+    let band_color = inject::color(name, params, "band_color")?;
+    let overflow = crate::common::param(name, params, "overflow")?;
     let v = Overlay {
         position,
         band,
-        size: crate::common::param(name, params, "size")?,
-        color: inject::color(name, params, "color")?,
-        band_color: inject::color(name, params, "band_color")?,
-        overflow: crate::common::param(name, params, "overflow")?,
+        band_color,
+        pen: Pen {
+            size,
+            color,
+            overflow,
+            rotation: 0.0,
+        },
     };
     inject::attack(name, params, PARAMS, v)
 }
@@ -79,9 +85,7 @@ impl Variant for Overlay {
         carrier: Option<&RgbaImage>,
         _seed: u64,
     ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
-        let mut img = carrier
-            .cloned()
-            .unwrap_or_else(|| RgbaImage::new(c.width, c.height));
+        let mut img = inject::canvas(c, carrier);
         let (w, h) = img.dimensions();
         let bh = ((h as f64 * self.band).round() as u32).clamp(1, h);
         let y0 = match self.position.as_str() {
@@ -106,20 +110,13 @@ impl Variant for Overlay {
             w.saturating_sub(2 * m as u32).max(1),
             bh.saturating_sub(m as u32).max(1),
         );
-        let pages = inject::draw_text(
+        self.pen.stamp(
             attack,
+            c,
             &img,
             payload,
-            &c.font,
-            self.size,
             rect,
-            self.overflow,
-            self.color,
-            0.0,
-        )?;
-        Ok((
-            inject::encode(attack, &pages)?,
             serde_json::json!({"band": [y0, bh]}),
-        ))
+        )
     }
 }

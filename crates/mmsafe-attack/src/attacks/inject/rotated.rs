@@ -1,10 +1,10 @@
 //! `inject:rotated`: the instruction rotated (and optionally translucent), so
 //! simple horizontal-text OCR filters miss it.
 
-use crate::inject::{self, Common, Variant};
+use crate::inject::{self, Common, Pen, Variant};
 use crate::registry::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
-use mmsafe_typography::{Overflow, Rect, Rgba, RgbaImage};
+use mmsafe_typography::{Rect, RgbaImage};
 use std::borrow::Cow;
 
 const PARAMS: &[ParamSpec] = &[
@@ -33,19 +33,22 @@ pub const SPEC: AttackSpec = AttackSpec {
 };
 
 struct Rotated {
-    angle: f32,
-    size: f32,
-    color: Rgba<u8>,
-    overflow: Overflow,
+    pen: Pen,
 }
 
 fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
     let color = inject::color(name, params, "color")?;
+    let rotation = crate::common::param(name, params, "angle")?;
+    let size = crate::common::param(name, params, "size")?;
+    let color = inject::with_opacity(name, params, color)?;
+    let overflow = crate::common::param(name, params, "overflow")?;
     let v = Rotated {
-        angle: crate::common::param(name, params, "angle")?,
-        size: crate::common::param(name, params, "size")?,
-        color: inject::with_opacity(name, params, color)?,
-        overflow: crate::common::param(name, params, "overflow")?,
+        pen: Pen {
+            size,
+            color,
+            overflow,
+            rotation,
+        },
     };
     inject::attack(name, params, PARAMS, v)
 }
@@ -59,9 +62,7 @@ impl Variant for Rotated {
         carrier: Option<&RgbaImage>,
         _seed: u64,
     ) -> Result<(Vec<Image>, serde_json::Value), AttackError> {
-        let img = carrier
-            .cloned()
-            .unwrap_or_else(|| RgbaImage::new(c.width, c.height));
+        let img = inject::canvas(c, carrier);
         let (w, h) = img.dimensions();
         // A centred box small enough that its rotation stays inside the image.
         let side = (w.min(h) as f32 * 0.62) as u32;
@@ -71,20 +72,13 @@ impl Variant for Rotated {
             side.max(1),
             side.max(1),
         );
-        let pages = inject::draw_text(
+        self.pen.stamp(
             attack,
+            c,
             &img,
             payload,
-            &c.font,
-            self.size,
             rect,
-            self.overflow,
-            self.color,
-            self.angle,
-        )?;
-        Ok((
-            inject::encode(attack, &pages)?,
-            serde_json::json!({"angle": self.angle}),
-        ))
+            serde_json::json!({"angle": self.pen.rotation}),
+        )
     }
 }

@@ -1,10 +1,10 @@
 //! `inject:split`: the instruction split at seeded word boundaries across
 //! several images; the query asks to join them in order.
 
-use crate::inject::{self, Common, Variant};
+use crate::inject::{self, Common, Pen, Variant};
 use crate::registry::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
-use mmsafe_typography::{Overflow, Rect, Rgba, RgbaImage};
+use mmsafe_typography::{Rect, Rgba, RgbaImage};
 use rand::seq::SliceRandom;
 use std::borrow::Cow;
 
@@ -34,9 +34,7 @@ pub const SPEC: AttackSpec = AttackSpec {
 
 struct Split {
     parts: usize,
-    size: f32,
-    color: Rgba<u8>,
-    overflow: Overflow,
+    pen: Pen,
 }
 
 fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
@@ -46,9 +44,7 @@ fn build(name: &str, params: &Params, _ctx: &BuildCtx) -> Result<DynAttack, Atta
     }
     let v = Split {
         parts,
-        size: crate::common::param(name, params, "size")?,
-        color: inject::color(name, params, "color")?,
-        overflow: crate::common::param(name, params, "overflow")?,
+        pen: Pen::from_params(name, params)?,
     };
     inject::attack(name, params, PARAMS, v)
 }
@@ -100,18 +96,7 @@ impl Variant for Split {
                 w.saturating_sub(32).max(1),
                 h.saturating_sub(32).max(1),
             );
-            let pages = inject::draw_text(
-                attack,
-                &base,
-                f,
-                &c.font,
-                self.size,
-                rect,
-                self.overflow,
-                self.color,
-                0.0,
-            )?;
-            out.extend(pages);
+            out.extend(self.pen.draw(attack, &base, f, &c.font, rect)?);
         }
         Ok((
             inject::encode(attack, &out)?,

@@ -57,10 +57,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         let b8 = seconds_per_step(&s, 8, args.steps)?;
         let key = if name == "cpu" { "cpu" } else { "gpu" };
         if !args.json {
-            println!(
+            crate::exit::outln!(
                 "{key} ({name}): {b1:.3} s/step at batch 1, {b8:.3} s/step at batch 8 ({:.3} s per image)",
                 b8 / 8.0
-            );
+            )?;
         }
         report.insert(
             key.to_string(),
@@ -68,7 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         );
     }
     if args.json {
-        println!("{}", serde_json::Value::Object(report));
+        crate::exit::outln!("{}", serde_json::Value::Object(report))?;
     }
     Ok(Outcome::Ok)
 }
