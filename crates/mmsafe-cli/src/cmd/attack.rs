@@ -141,7 +141,14 @@ fn list_attacks(json: bool) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
     if json {
         let attacks: Vec<_> = specs.iter().map(|s| s.info()).collect();
-        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "attacks": attacks }))?;
+        let adversarial: Vec<_> = ADVERSARIAL
+            .iter()
+            .map(|(name, summary)| serde_json::json!({"name": name, "summary": summary}))
+            .collect();
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({ "attacks": attacks, "adversarial": adversarial }),
+        )?;
         writeln!(out)?;
         return Ok(Outcome::Ok);
     }
@@ -158,8 +165,33 @@ fn list_attacks(json: bool) -> anyhow::Result<Outcome> {
         "\n{} attacks. Chain with `+`: template:roleplay+figstep",
         specs.len()
     )?;
+    writeln!(
+        out,
+        "\nGradient attacks on surrogate encoders (materialize only; see `mmsafe attack adversarial:<mode> --help`):"
+    )?;
+    for (name, summary) in ADVERSARIAL {
+        writeln!(out, "{name}\n    {summary}")?;
+    }
     Ok(Outcome::Ok)
 }
+
+/// Optimization-based attacks: they need a surrogate model and minutes of
+/// compute per image, so they are materialized to disk rather than run per case
+/// inside a scan (scan the result with `--suite manifest:DIR`).
+const ADVERSARIAL: [(&str, &str); 3] = [
+    (
+        "adversarial:embed-text",
+        "PGD/Adam on pixels so a CLIP surrogate embeds the image near a target text (AttackVLM MF-it)",
+    ),
+    (
+        "adversarial:embed-image",
+        "PGD/Adam so the image embeds near a target image, e.g. a typographic phrase (MF-ii, Jailbreak in Pieces)",
+    ),
+    (
+        "adversarial:untargeted",
+        "PGD/Adam pushing the embedding away from the clean image's (Dong et al.)",
+    ),
+];
 
 fn materialize(name: &str, args: MaterializeArgs) -> anyhow::Result<Outcome> {
     let attack = crate::wiring::attacks::build_attack(name)?;
