@@ -15,6 +15,7 @@ pub mod ops;
 mod redact;
 mod retry_after;
 mod spec;
+mod transport;
 mod wire;
 
 pub use anthropic::{

@@ -220,22 +220,8 @@ impl Endpoint {
     }
 
     fn transport_err(&self, e: reqwest::Error) -> TargetError {
-        let kind = if e.is_timeout() {
-            TargetErrorKind::Timeout
-        } else if e.is_builder() {
-            TargetErrorKind::Config
-        } else {
-            // Refused, reset, closed early, TLS: worth a retry like a failed connect.
-            TargetErrorKind::Connect
-        };
-        let what = if e.is_connect() {
-            "cannot connect"
-        } else if e.is_timeout() {
-            "timed out"
-        } else {
-            "request failed"
-        };
-        self.err(kind, format!("{what}: {}", error_chain(&e.without_url())))
+        let (kind, what) = crate::transport::describe(e);
+        self.err(kind, what)
     }
 
     /// The error for a failed status, classified like the OpenAI-compatible target.
@@ -278,21 +264,6 @@ pub(crate) fn provider_error_detail(body: &[u8]) -> String {
         Some(l) if !detail.starts_with(l) => format!("{l}: {detail}"),
         _ => detail,
     }
-}
-
-/// `err: cause: cause`, without repeating text a cause already shows.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !out.contains(&t) {
-            out.push_str(": ");
-            out.push_str(&t);
-        }
-        src = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -54,7 +54,10 @@ pub fn http_client() -> Result<reqwest::Client, TargetError> {
         .map_err(|e| {
             TargetError::new(
                 TargetErrorKind::Config,
-                format!("cannot build the HTTP client: {}", error_chain(&e)),
+                format!(
+                    "cannot build the HTTP client: {}",
+                    crate::transport::error_chain(&e)
+                ),
             )
         })
 }
@@ -125,23 +128,8 @@ impl OpenAiCompatible {
     }
 
     fn transport_err(&self, e: reqwest::Error) -> TargetError {
-        let kind = if e.is_timeout() {
-            TargetErrorKind::Timeout
-        } else if e.is_builder() {
-            TargetErrorKind::Config
-        } else {
-            // Refused, reset, closed before the reply, TLS failure: the
-            // transport failed, which is worth a retry like a failed connect.
-            TargetErrorKind::Connect
-        };
-        let what = if e.is_connect() {
-            "cannot connect"
-        } else if e.is_timeout() {
-            "timed out"
-        } else {
-            "request failed"
-        };
-        self.err(kind, format!("{what}: {}", error_chain(&e.without_url())))
+        let (kind, what) = crate::transport::describe(e);
+        self.err(kind, what)
     }
 
     fn status_err(&self, status: StatusCode, retry_after: Option<f64>, body: &[u8]) -> TargetError {
@@ -251,19 +239,4 @@ impl Target for OpenAiCompatible {
         out.latency_ms = start.elapsed().as_secs_f64() * 1000.0;
         Ok(out)
     }
-}
-
-/// `err: cause: cause`, without repeating text a cause already shows.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !out.contains(&t) {
-            out.push_str(": ");
-            out.push_str(&t);
-        }
-        src = s.source();
-    }
-    out
 }
