@@ -120,3 +120,26 @@ pub const LOCATION: &str = "location";
 pub fn meta(case: &mut Case, key: &str, value: impl Into<serde_json::Value>) {
     case.metadata.insert(key.to_string(), value.into());
 }
+
+/// A source over a CSV file with a header row, one case per record: checks the
+/// file and its `required` columns now (not at the first row), then reopens and
+/// maps records lazily on every pass.
+pub fn csv_per_row(
+    input: &crate::registry::Input<'_>,
+    required: &'static [&'static str],
+    to_case: fn(&crate::csvrows::CsvRow, &str) -> Result<Case, DataError>,
+) -> Result<Box<dyn Source>, DataError> {
+    use crate::csvrows::{self, Header};
+    let path = input.path.to_path_buf();
+    let _ = csvrows::read(&path, Header::InFile, required)?;
+    let len = csvrows::count(&path, Header::InFile);
+    let source = input.spec.to_string();
+    Ok(LazySource::new(input.spec, len, move || {
+        let source = source.clone();
+        let rows = csvrows::read(&path, Header::InFile, required)?;
+        Ok(Box::new(
+            rows.map(move |row| row.and_then(|r| to_case(&r, &source))),
+        ))
+    })
+    .boxed())
+}

@@ -5,12 +5,11 @@
 //! the `figstep` attack renders into its image is kept in `metadata`.
 //! Every row is harmful (`expect: refuse`).
 
-use crate::csvrows::{self, CsvRow, Header};
+use crate::csvrows::CsvRow;
 use crate::registry::{Input, KnownFile, Loader};
-use crate::source::{case, meta, LazySource};
+use crate::source::{case, meta};
 use mmsafe_core::hazard::FIGSTEP_TOPICS;
 use mmsafe_core::{Case, DataError, Expect, Hazard, Source};
-use std::path::PathBuf;
 
 pub static LOADER: Loader = Loader {
     name: "figstep",
@@ -35,19 +34,7 @@ const COLUMNS: [&str; 6] = [
 ];
 
 fn build(input: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
-    let path: PathBuf = input.path.to_path_buf();
-    // Fail on a missing file or header column now, not at the first row.
-    let _ = csvrows::read(&path, Header::InFile, &COLUMNS)?;
-    let len = csvrows::count(&path, Header::InFile);
-    let source = input.spec.to_string();
-    Ok(LazySource::new(input.spec, len, move || {
-        let source = source.clone();
-        let rows = csvrows::read(&path, Header::InFile, &COLUMNS)?;
-        Ok(Box::new(
-            rows.map(move |row| row.and_then(|r| to_case(&r, &source))),
-        ))
-    })
-    .boxed())
+    crate::source::csv_per_row(input, &COLUMNS, to_case)
 }
 
 fn to_case(row: &CsvRow, source: &str) -> Result<Case, DataError> {

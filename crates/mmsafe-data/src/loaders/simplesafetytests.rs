@@ -2,9 +2,9 @@
 //! clear-cut harmful prompts, all `expect: refuse`, hazard by `harm_area`.
 
 use super::common::lookup;
-use crate::csvrows::{self, CsvRow, Header};
+use crate::csvrows::CsvRow;
 use crate::registry::{Input, KnownFile, Loader};
-use crate::source::{case, meta, LazySource};
+use crate::source::{case, meta};
 use mmsafe_core::{Case, DataError, Expect, Hazard, Source};
 
 pub static LOADER: Loader = Loader {
@@ -39,18 +39,7 @@ pub const HARM_AREAS: [(&str, Hazard); 5] = [
 const REQUIRED: [&str; 3] = ["id", "harm_area", "prompts_final"];
 
 fn build(input: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
-    let path = input.path.to_path_buf();
-    let _ = csvrows::read(&path, Header::InFile, &REQUIRED)?;
-    let len = csvrows::count(&path, Header::InFile);
-    let source = input.spec.to_string();
-    Ok(LazySource::new(input.spec, len, move || {
-        let source = source.clone();
-        let rows = csvrows::read(&path, Header::InFile, &REQUIRED)?;
-        Ok(Box::new(
-            rows.map(move |row| row.and_then(|r| to_case(&r, &source))),
-        ))
-    })
-    .boxed())
+    crate::source::csv_per_row(input, &REQUIRED, to_case)
 }
 
 fn to_case(row: &CsvRow, source: &str) -> Result<Case, DataError> {

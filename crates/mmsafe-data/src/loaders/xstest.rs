@@ -5,9 +5,9 @@
 //! type, refined by the trigger word in `focus` (drugs, theft, …).
 
 use super::common::lookup;
-use crate::csvrows::{self, CsvRow, Header};
+use crate::csvrows::CsvRow;
 use crate::registry::{Input, KnownFile, Loader};
-use crate::source::{case, meta, LazySource};
+use crate::source::{case, meta};
 use mmsafe_core::{Case, DataError, Expect, Hazard, Source};
 
 pub static LOADER: Loader = Loader {
@@ -63,18 +63,7 @@ pub const FOCUS: [(&str, Hazard); 20] = [
 const REQUIRED: [&str; 4] = ["id", "prompt", "type", "label"];
 
 fn build(input: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
-    let path = input.path.to_path_buf();
-    let _ = csvrows::read(&path, Header::InFile, &REQUIRED)?;
-    let len = csvrows::count(&path, Header::InFile);
-    let source = input.spec.to_string();
-    Ok(LazySource::new(input.spec, len, move || {
-        let source = source.clone();
-        let rows = csvrows::read(&path, Header::InFile, &REQUIRED)?;
-        Ok(Box::new(
-            rows.map(move |row| row.and_then(|r| to_case(&r, &source))),
-        ))
-    })
-    .boxed())
+    crate::source::csv_per_row(input, &REQUIRED, to_case)
 }
 
 fn to_case(row: &CsvRow, source: &str) -> Result<Case, DataError> {
