@@ -32,6 +32,18 @@ pub trait Attack: Send + Sync {
     /// Name with parameters as given, e.g. `figstep` or `inject:corner:size=12`.
     fn name(&self) -> &str;
     async fn apply(&self, case: &Case, seed: u64) -> Result<Vec<Case>, AttackError>;
+
+    /// How many cases [`Attack::apply`] returns for one input case, for sizing
+    /// a scan before it runs (`planned` attempts, the progress bar).
+    ///
+    /// Contract: `Some(n)` only when every successful `apply` returns exactly
+    /// `n` cases, whatever the input; `None` when the count depends on the
+    /// case (e.g. one variant per image). The default, `Some(1)`, is right for
+    /// one-to-one transforms; an attack that fans out must override it, or
+    /// plans report the wrong size.
+    fn cases_per_input(&self) -> Option<usize> {
+        Some(1)
+    }
 }
 
 pub type DynAttack = Arc<dyn Attack>;

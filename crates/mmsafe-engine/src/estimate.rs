@@ -27,6 +27,27 @@ pub struct Estimate {
     pub max_completion_tokens: Option<u64>,
 }
 
+/// Attempts a plan sends for `cases` input cases: each attack's declared
+/// cases per input ([`mmsafe_core::Attack::cases_per_input`]) summed over the
+/// attacks, times defenses and repeats. `None` when an attack's count depends
+/// on the case, or on overflow: an unknown size is reported as unknown rather
+/// than guessed.
+pub fn planned_attempts(
+    cases: u64,
+    attacks: &[NamedAttack],
+    defenses: usize,
+    repeats: u32,
+) -> Option<u64> {
+    let mut per_case = 0u64;
+    for a in attacks {
+        per_case = per_case.checked_add(u64::try_from(a.attack.cases_per_input()?).ok()?)?;
+    }
+    cases
+        .checked_mul(per_case)?
+        .checked_mul(defenses as u64)?
+        .checked_mul(u64::from(repeats.max(1)))
+}
+
 /// Read every case (so bad rows surface now) and size the plan.
 pub async fn estimate(
     sources: Vec<Box<dyn Source>>,
@@ -109,4 +130,70 @@ pub fn prompt_tokens(case: &Case) -> u64 {
         }
     }
     chars.div_ceil(4) + images * TOKENS_PER_IMAGE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use mmsafe_core::{Attack, AttackError};
+    use std::sync::Arc;
+
+    struct Fan(Option<usize>);
+
+    #[async_trait]
+    impl Attack for Fan {
+        fn name(&self) -> &str {
+            "fan"
+        }
+        fn cases_per_input(&self) -> Option<usize> {
+            self.0
+        }
+        async fn apply(&self, case: &Case, _seed: u64) -> Result<Vec<Case>, AttackError> {
+            Ok(vec![case.clone(); self.0.unwrap_or(1)])
+        }
+    }
+
+    struct OneToOne;
+
+    #[async_trait]
+    impl Attack for OneToOne {
+        fn name(&self) -> &str {
+            "one"
+        }
+        // No override: the default says one case per input.
+        async fn apply(&self, case: &Case, _seed: u64) -> Result<Vec<Case>, AttackError> {
+            Ok(vec![case.clone()])
+        }
+    }
+
+    fn named(spec: &str, attack: impl Attack + 'static) -> NamedAttack {
+        NamedAttack {
+            spec: spec.into(),
+            attack: Arc::new(attack),
+        }
+    }
+
+    #[test]
+    fn planned_counts_each_attacks_fan_out() {
+        let one = named("none", OneToOne);
+        let fan4 = named("fan4", Fan(Some(4)));
+        // 10 cases × (1 + 4) per case × 2 defenses × 3 repeats.
+        assert_eq!(
+            planned_attempts(10, &[one.clone(), fan4.clone()], 2, 3),
+            Some(300)
+        );
+        // One-to-one attacks only: the old cases × attacks × defenses × repeats.
+        assert_eq!(
+            planned_attempts(10, &[one.clone(), one.clone()], 1, 0),
+            Some(20)
+        );
+        // A count that depends on the case makes the plan's size unknown.
+        let varies = named("varies", Fan(None));
+        assert_eq!(planned_attempts(10, &[one, varies, fan4], 1, 1), None);
+        assert_eq!(
+            planned_attempts(u64::MAX, &[named("fan4", Fan(Some(4)))], 1, 1),
+            None
+        );
+    }
 }

@@ -15,7 +15,7 @@ mod progress;
 mod run;
 mod writer;
 
-pub use estimate::{estimate, Estimate};
+pub use estimate::{estimate, planned_attempts, Estimate};
 pub use mmsafe_store::Plan;
 pub use progress::Progress;
 pub use run::{check_unique_ids, scan, Finished, Scan};

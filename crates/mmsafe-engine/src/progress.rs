@@ -9,8 +9,8 @@ pub struct Progress {
     pub done: u64,
     /// Attempts skipped because an earlier invocation already recorded them.
     pub skipped: u64,
-    /// Planned attempts when every source knows its length (attacks that fan
-    /// one case out into several can make the real count larger).
+    /// Planned attempts when every source knows its length and every attack
+    /// its cases per input ([`mmsafe_core::Attack::cases_per_input`]).
     pub total: Option<u64>,
     /// Attempts whose target call failed.
     pub errors: u64,

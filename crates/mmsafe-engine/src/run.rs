@@ -35,6 +35,10 @@ pub struct Scan {
     pub concurrency: usize,
     /// Skip attempts this run already recorded (`--resume`).
     pub resume: bool,
+    /// With `resume`: re-send the attempts recorded as target errors and write
+    /// their new outcome over the error (`--retry-errors`); attempts recorded
+    /// with a response are still skipped. Ignored without `resume`.
+    pub retry_errors: bool,
 }
 
 /// How a scan ended when it did not fail.
@@ -91,7 +95,10 @@ pub async fn scan(
     cancel: CancellationToken,
     on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
 ) -> Result<Finished, EngineError> {
-    let finished: HashSet<String> = if plan.resume {
+    let retry_errors = plan.resume && plan.retry_errors;
+    let finished: HashSet<String> = if retry_errors {
+        store.finished_keys_except_errors(&plan.run_id)?
+    } else if plan.resume {
         store.finished_keys(&plan.run_id)?
     } else {
         HashSet::new()
@@ -102,6 +109,7 @@ pub async fn scan(
         store,
         plan.run_id.clone(),
         plan.concurrency.saturating_mul(2) + 64,
+        retry_errors,
     )
     .map_err(|e| EngineError::Io(e.to_string()))?;
 
@@ -265,18 +273,14 @@ fn propagate_panic(r: Result<(), tokio::task::JoinError>) {
     }
 }
 
-/// Planned attempts when every source knows its length.
+/// Planned attempts when every source knows its length and every attack how
+/// many cases it makes of one.
 fn planned_total(sources: &[Box<dyn Source>], plan: &Scan) -> Option<u64> {
     let mut cases = 0u64;
     for s in sources {
-        cases += s.len_hint()? as u64;
+        cases = cases.checked_add(s.len_hint()? as u64)?;
     }
-    Some(
-        cases
-            * plan.attacks.len() as u64
-            * plan.defenses.len() as u64
-            * u64::from(plan.repeats.max(1)),
-    )
+    crate::planned_attempts(cases, &plan.attacks, plan.defenses.len(), plan.repeats)
 }
 
 /// Read the sources on their own thread (loaders do blocking file IO) into a

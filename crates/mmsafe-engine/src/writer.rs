@@ -31,6 +31,7 @@ impl Writer {
         mut store: Store,
         run_id: String,
         capacity: usize,
+        replace_errors: bool,
     ) -> std::io::Result<(mpsc::Sender<Msg>, Writer)> {
         let (tx, mut rx) = mpsc::channel::<Msg>(capacity.max(16));
         let handle = std::thread::Builder::new()
@@ -46,7 +47,14 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    if let Err(e) = store.put_batch(&run_id, &cases, &attempts) {
+                    // `--retry-errors`: a retried attempt's outcome goes over
+                    // its error row instead of being ignored as a duplicate.
+                    let written = if replace_errors {
+                        store.put_batch_replacing_errors(&run_id, &cases, &attempts)
+                    } else {
+                        store.put_batch(&run_id, &cases, &attempts)
+                    };
+                    if let Err(e) = written {
                         // Closing the receiver makes every sender fail, which
                         // stops the scan; the error is reported from join().
                         rx.close();

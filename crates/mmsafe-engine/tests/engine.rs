@@ -259,6 +259,7 @@ fn plan(
         max_tokens: Some(16),
         concurrency,
         resume,
+        retry_errors: false,
     }
 }
 
@@ -640,6 +641,7 @@ async fn latency_covers_the_whole_defended_call() {
         max_tokens: Some(16),
         concurrency: 2,
         resume: false,
+        retry_errors: false,
     };
     scan(
         scan_plan,
@@ -657,4 +659,80 @@ async fn latency_covers_the_whole_defended_call() {
     let lat = |d: &str| obs.iter().find(|o| o.defense == d).unwrap().latency_ms;
     assert!(lat("none") >= 19.0, "{}", lat("none"));
     assert!(lat("slow") >= 79.0, "{}", lat("slow"));
+}
+
+/// Three variants of every case (or one per word when `per_word`), declared
+/// through `cases_per_input`.
+struct Fan {
+    per_word: bool,
+}
+#[async_trait]
+impl Attack for Fan {
+    fn name(&self) -> &str {
+        "fan"
+    }
+    fn cases_per_input(&self) -> Option<usize> {
+        if self.per_word {
+            None
+        } else {
+            Some(3)
+        }
+    }
+    async fn apply(&self, case: &Case, seed: u64) -> Result<Vec<Case>, AttackError> {
+        let n = if self.per_word {
+            case.prompt_text().split_whitespace().count()
+        } else {
+            3
+        };
+        Ok((0..n)
+            .map(|i| {
+                let mut c = case.derive(
+                    "fan",
+                    &BTreeMap::new(),
+                    seed,
+                    None,
+                    vec![Message::user_text(format!("{} v{i}", case.prompt_text()))],
+                );
+                c.id = format!("{}~fan{i}", case.id);
+                c
+            })
+            .collect())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planned_total_counts_fan_out_and_is_unknown_when_it_varies() {
+    for per_word in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, run) = new_store(&dir);
+        let mut p = plan(
+            &run,
+            Arc::new(TestTarget::new()),
+            vec![judge("sorry")],
+            1,
+            3,
+            false,
+            None,
+        );
+        p.attacks.push(NamedAttack {
+            spec: "fan".into(),
+            attack: Arc::new(Fan { per_word }),
+        });
+        // 5 cases × (1 + 1 + 3) cases per input × 2 defenses; "question i" has
+        // two words, so the per-word fan-out happens to send as many.
+        let expected = if per_word { None } else { Some(50) };
+        let fin = scan(
+            p,
+            vec![Box::new(VecSource(cases(5)))],
+            Store::open(&path).unwrap(),
+            CancellationToken::new(),
+            Arc::new(move |pr| assert_eq!(pr.total, expected)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(fin.progress.total, expected);
+        assert_eq!(fin.progress.done, if per_word { 40 } else { 50 });
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.count_attempts(&run).unwrap(), fin.progress.done);
+    }
 }

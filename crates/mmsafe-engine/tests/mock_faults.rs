@@ -118,6 +118,7 @@ async fn every_fault_kind_is_recorded_and_the_run_completes() {
             // One at a time, so request index i is case i.
             concurrency: 1,
             resume: false,
+            retry_errors: false,
         },
         vec![Box::new(Rows(8))],
         store,
@@ -223,6 +224,7 @@ async fn retried_rate_limit_is_recorded_as_success_with_retries() {
             max_tokens: None,
             concurrency: 1,
             resume: false,
+            retry_errors: false,
         },
         vec![Box::new(Rows(2))],
         store,

@@ -3,7 +3,10 @@
 //! One file holds every run. Images are stored once by sha256 and cases refer
 //! to them by hash. Attempts are keyed by [`attempt_key`] (run, case, attack,
 //! defense, repeat), so writing the same attempt twice is a no-op and a resumed
-//! run can skip exactly the attempts already recorded.
+//! run can skip exactly the attempts already recorded. A resume with
+//! `--retry-errors` instead re-sends the attempts recorded as target errors and
+//! writes their new outcome over the error row ([`Store::put_batch_replacing_errors`]):
+//! a run never holds two attempts with one key.
 //!
 //! Durability: WAL with `synchronous = NORMAL`. A committed transaction
 //! survives the process being killed (SIGKILL); only an OS crash or power loss
@@ -13,6 +16,8 @@
 mod cases;
 pub mod model;
 mod schema;
+#[cfg(test)]
+mod tests;
 
 pub use model::{
     attempt_key, base_case_id, AttemptError, NewAttempt, NewCase, NewRun, Plan, RequestSummary,
@@ -324,7 +329,25 @@ impl Store {
         attempts: &[NewAttempt],
     ) -> Result<usize> {
         let display = self.display.clone();
-        self.put_batch_inner(run_id, cases, attempts)
+        self.put_batch_inner(run_id, cases, attempts, false)
+            .map_err(|e| e.at(&display))
+    }
+
+    /// Like [`Store::put_batch`], except that an attempt whose key is already
+    /// recorded *as a target error* is replaced: the error row and all its
+    /// verdicts (including any a later `mmsafe judge` added) are dropped and
+    /// the new outcome takes the row's place in write order, all in the same
+    /// transaction. Attempts recorded with a response are never replaced.
+    /// This is the writer of `scan --resume RUN --retry-errors`. Returns how
+    /// many attempts were written (new or replacing an error).
+    pub fn put_batch_replacing_errors(
+        &mut self,
+        run_id: &str,
+        cases: &[NewCase],
+        attempts: &[NewAttempt],
+    ) -> Result<usize> {
+        let display = self.display.clone();
+        self.put_batch_inner(run_id, cases, attempts, true)
             .map_err(|e| e.at(&display))
     }
 
@@ -333,6 +356,7 @@ impl Store {
         run_id: &str,
         cases: &[NewCase],
         attempts: &[NewAttempt],
+        replace_errors: bool,
     ) -> Result<usize> {
         // Immediate: take the write lock up front, so a second writer waits on
         // the busy timeout instead of failing a read→write upgrade at once.
@@ -344,12 +368,14 @@ impl Store {
         }
         let mut new = 0;
         {
+            // `rowid` is NULL (a fresh one) unless the attempt replaces an
+            // error row, whose place in write order it then keeps.
             let mut ins = tx.prepare_cached(
                 "INSERT OR IGNORE INTO attempts (key, run_id, case_id, attack, defense, repeat, request,
                    response_text, finish_reason, model, latency_ms, prompt_tokens, completion_tokens,
                    error_kind, error_message, retries, cached, guard_events, guard_ms,
-                   guard_extra_calls, guard_extra_tokens)
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)",
+                   guard_extra_calls, guard_extra_tokens, rowid)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)",
             )?;
             let mut ver = tx.prepare_cached(
                 "INSERT OR IGNORE INTO verdicts (attempt_key, judge, label, score, hazard, rationale)
@@ -358,6 +384,11 @@ impl Store {
             for a in attempts {
                 let request = serde_json::to_string(&a.request)
                     .map_err(|e| StoreError::corrupt(e.to_string()))?;
+                let rowid = if replace_errors {
+                    drop_error_attempt(&tx, run_id, &a.key)?
+                } else {
+                    None
+                };
                 let n = match &a.outcome {
                     Ok(r) => {
                         let (gms, gcalls, gtok) = guard_totals(r);
@@ -391,6 +422,7 @@ impl Store {
                             gms,
                             gcalls,
                             gtok as i64,
+                            rowid,
                         ])?
                     }
                     Err(e) => ins.execute(params![
@@ -415,6 +447,7 @@ impl Store {
                         0.0f64,
                         0u32,
                         0i64,
+                        rowid,
                     ])?,
                 };
                 if n == 0 {
@@ -460,10 +493,33 @@ impl Store {
 
     /// Keys of the attempts already recorded for a run (resume skips them).
     pub fn finished_keys(&self, run_id: &str) -> Result<HashSet<String>> {
+        self.keys_where(run_id, "SELECT key FROM attempts WHERE run_id = ?1")
+    }
+
+    /// Keys of the attempts recorded with a response, i.e. every recorded
+    /// attempt except target errors: what `--resume --retry-errors` skips.
+    pub fn finished_keys_except_errors(&self, run_id: &str) -> Result<HashSet<String>> {
+        self.keys_where(
+            run_id,
+            "SELECT key FROM attempts WHERE run_id = ?1 AND error_kind IS NULL",
+        )
+    }
+
+    /// Attempts of a run recorded as target errors.
+    pub fn count_errors(&self, run_id: &str) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM attempts WHERE run_id = ?1 AND error_kind IS NOT NULL",
+                [run_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| StoreError::from(e).at(&self.display))
+    }
+
+    fn keys_where(&self, run_id: &str, sql: &str) -> Result<HashSet<String>> {
         let run = || -> Result<HashSet<String>> {
-            let mut st = self
-                .conn
-                .prepare("SELECT key FROM attempts WHERE run_id = ?1")?;
+            let mut st = self.conn.prepare(sql)?;
             let rows = st.query_map([run_id], |r| r.get::<_, String>(0))?;
             let mut out = HashSet::new();
             for k in rows {
@@ -669,6 +725,30 @@ impl Store {
         };
         run().map_err(|e| e.at(&self.display))
     }
+}
+
+/// Delete the attempt `key` of `run_id` and its verdicts if it is recorded as
+/// a target error; returns its rowid so the replacement can take its place.
+/// An attempt recorded with a response is left alone (`None`).
+fn drop_error_attempt(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    key: &str,
+) -> Result<Option<i64>> {
+    let rowid: Option<i64> = tx
+        .prepare_cached(
+            "SELECT rowid FROM attempts WHERE key = ?1 AND run_id = ?2 AND error_kind IS NOT NULL",
+        )?
+        .query_row(params![key, run_id], |r| r.get(0))
+        .optional()?;
+    if rowid.is_some() {
+        // Verdicts first: they reference the attempt (foreign keys are on).
+        tx.prepare_cached("DELETE FROM verdicts WHERE attempt_key = ?1")?
+            .execute([key])?;
+        tx.prepare_cached("DELETE FROM attempts WHERE key = ?1")?
+            .execute([key])?;
+    }
+    Ok(rowid)
 }
 
 fn guard_totals(r: &Response) -> (f64, u32, u64) {

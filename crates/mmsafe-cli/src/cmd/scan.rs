@@ -69,6 +69,10 @@ pub struct ScanArgs {
     /// Finish an interrupted run (id or name); the plan comes from the store.
     #[arg(long, value_name = "RUN")]
     pub resume: Option<String>,
+    /// With --resume: send again the attempts recorded as target errors
+    /// (timeouts, provider errors) and replace them with the new outcome.
+    #[arg(long)]
+    pub retry_errors: bool,
     /// Exit 3 when a metric is above a threshold, e.g. `asr=0.2` (repeatable;
     /// metrics: asr, over_refusal_rate, error_rate).
     #[arg(long, value_name = "METRIC=X")]
@@ -217,6 +221,11 @@ pub(crate) async fn execute(
     if args.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         return usage("--rate must be a positive number of requests per second");
     }
+    if args.retry_errors && args.resume.is_none() {
+        return usage(
+            "--retry-errors retries the failed attempts of a stored run: use it with --resume RUN",
+        );
+    }
     let calibration = load_calibrations(&args.calibrations)?;
     // Absolute, because a resume may change directory (below).
     let store_path = std::path::absolute(args.store_path())
@@ -226,6 +235,9 @@ pub(crate) async fn execute(
             let store = open_existing_store(&store_path)?;
             let run = store.resolve_run(q)?;
             check_resume_flags(args, &run)?;
+            if !args.dry_run {
+                announce_resume(&store, &run, args.retry_errors)?;
+            }
             enter_run_dir(&run)?;
             let (plan, seed) = (run.plan.clone(), run.seed);
             (Some(run), plan, seed)
@@ -291,20 +303,19 @@ pub(crate) async fn execute(
             .await
             .context("suite check stopped unexpectedly")??;
         // Kept with the run so a report of a run that stopped early can say
-        // how much of it is missing (one request per case and attack; fan-out
-        // attacks send more).
+        // how much of it is missing. Left out when an attack cannot say how
+        // many cases it makes of one (a wrong figure is worse than none).
         let cases = counted.or_else(|| {
             sources
                 .iter()
                 .map(|s| s.len_hint().map(|n| n as u64))
                 .sum::<Option<u64>>()
         });
-        if let Some(c) = cases {
-            let planned = c
-                * plan.attacks.len() as u64
-                * plan.defenses.len() as u64
-                * u64::from(plan.repeats.max(1));
-            plan.options.insert("planned".into(), planned.into());
+        let planned = cases.and_then(|c| {
+            mmsafe_engine::planned_attempts(c, &named_attacks, named_defenses.len(), plan.repeats)
+        });
+        if let Some(p) = planned {
+            plan.options.insert("planned".into(), p.into());
         }
     }
     let mut built_judges = Vec::new();
@@ -351,6 +362,7 @@ pub(crate) async fn execute(
         max_tokens: plan.max_tokens,
         concurrency: opts.concurrency.max(1),
         resume: args.resume.is_some(),
+        retry_errors: args.retry_errors,
     };
     let result = mmsafe_engine::scan(scan, sources, store, cancel, on_progress).await;
     tracing::info!(run = %run.id, "scan loop ended");
@@ -544,6 +556,31 @@ fn absolute_suite(spec: &str) -> String {
         ),
         None => spec.to_string(),
     }
+}
+
+/// What a resume is about to do, on stderr: how much is already recorded and,
+/// with `--retry-errors`, how many failed attempts will be sent again.
+fn announce_resume(store: &Store, run: &Run, retry_errors: bool) -> anyhow::Result<()> {
+    let recorded = store.count_attempts(&run.id)?;
+    let errors = store.count_errors(&run.id)?;
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let what = if retry_errors {
+        format!(
+            "retrying {errors} errored attempt{}, keeping the other {}",
+            plural(errors),
+            recorded.saturating_sub(errors)
+        )
+    } else if errors > 0 {
+        format!("skipping them, {errors} errored included (add --retry-errors to send those again)")
+    } else {
+        "skipping them".to_string()
+    };
+    eprintln!(
+        "resuming run {}: {recorded} attempt{} recorded; {what}",
+        run.id,
+        plural(recorded)
+    );
+    Ok(())
 }
 
 /// Relative paths in the stored specs (suite files, policy files) were
