@@ -88,7 +88,8 @@ struct EvalArgs {
     /// Judge spec.
     #[arg(long)]
     judge: String,
-    /// Labelled file.
+    /// Labelled file, or a directory: every `.csv`/`.json`/`.jsonl` in it
+    /// (read in the `--format`), measured together.
     #[arg(long)]
     labels: PathBuf,
     /// Format of the labels file: harmbench|jbb|xstest|gptfuzz|jailbreakeval|jsonl.
@@ -143,7 +144,10 @@ fn eval(a: EvalArgs) -> anyhow::Result<Outcome> {
             LabelFormat::NAMES
         )
     })?;
-    let mut items = labels::load(&a.labels, format)?;
+    let mut items = Vec::new();
+    for file in data_files(&a.labels)? {
+        items.extend(labels::load(&file, format)?);
+    }
     if let Some(frac) = a.holdout {
         items.retain(|it| labels::in_holdout(&it.group, frac));
     }
@@ -204,7 +208,11 @@ fn data_files(path: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
         })
         .collect();
     files.sort();
-    anyhow::ensure!(!files.is_empty(), "{}: no data files", path.display());
+    anyhow::ensure!(
+        !files.is_empty(),
+        "{}: no .csv, .json or .jsonl file in this directory",
+        path.display()
+    );
     Ok(files)
 }
 
@@ -468,12 +476,16 @@ fn rejudge(
         attempts.iter().filter(|a| a.outcome.is_err()).collect();
     let rt = runtime()?;
     let mut out = std::io::stdout().lock();
+    let mut judge_errors = Vec::new();
     for spec in specs {
         let judge = build_judge(spec, &TargetOptions::default())?;
         let name = judge.name().to_string();
         let pairs: Vec<(&mmsafe_core::Case, &mmsafe_core::Response)> =
             judged.iter().map(|(c, r, _)| (*c, *r)).collect();
         let verdicts = rt.block_on(calibrate::judge_pairs(&judge, &pairs, concurrency, |_| {}));
+        // Failed attempts are the scan's failures, already reported; only
+        // the judge's own failures on real responses count here.
+        judge_errors.extend(error_summary(&name, &verdicts));
         let mut batch: Vec<(String, mmsafe_core::Verdict)> = judged
             .iter()
             .zip(verdicts)
@@ -504,7 +516,31 @@ fn rejudge(
             batch.len()
         )?;
     }
-    Ok(Outcome::Ok)
+    fail_on_judge_errors(judge_errors)
+}
+
+/// `N of M verdicts are errors (judge `J`): first error: …` when any verdict
+/// of this judge is an `error`, so a CI script notices a judge that failed.
+fn error_summary(judge: &str, verdicts: &[mmsafe_core::Verdict]) -> Option<String> {
+    let errors: Vec<&mmsafe_core::Verdict> = verdicts
+        .iter()
+        .filter(|v| v.label == mmsafe_core::Label::Error)
+        .collect();
+    let first = errors.first()?;
+    Some(format!(
+        "{} of {} verdicts are errors (judge `{judge}`): first error: {}",
+        errors.len(),
+        verdicts.len(),
+        first.rationale.lines().next().unwrap_or_default()
+    ))
+}
+
+/// Every verdict is written first; then one failure for all judges that erred.
+fn fail_on_judge_errors(summaries: Vec<String>) -> anyhow::Result<Outcome> {
+    if summaries.is_empty() {
+        return Ok(Outcome::Ok);
+    }
+    anyhow::bail!("{}", summaries.join("; "))
 }
 
 /// `--input responses.jsonl`: one verdict line per response and judge.
@@ -537,15 +573,18 @@ fn judge_input(input: &PathBuf, specs: &[String], concurrency: usize) -> anyhow:
     }
     let rt = runtime()?;
     let mut out = std::io::stdout().lock();
+    let mut judge_errors = Vec::new();
     for spec in specs {
         let judge = build_judge(spec, &TargetOptions::default())?;
         let verdicts = rt.block_on(calibrate::verdicts_all(&judge, &items, concurrency, |_| {}));
+        judge_errors.extend(error_summary(judge.name(), &verdicts));
         for (item, v) in items.iter().zip(verdicts) {
             let line = serde_json::json!({ "id": item.location, "verdict": v });
             writeln!(out, "{line}")?;
         }
     }
-    Ok(Outcome::Ok)
+    out.flush()?;
+    fail_on_judge_errors(judge_errors)
 }
 
 #[cfg(test)]
