@@ -46,7 +46,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Max requests per second to the target.
-    #[arg(long, value_name = "R")]
+    // Negative numbers reach the range check below, which names the flag,
+    // instead of clap's "unexpected argument '-1'".
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Completion token limit per request [default: 256].
     #[arg(long, value_name = "N")]
@@ -84,7 +86,7 @@ pub struct ScanArgs {
     #[arg(long)]
     pub no_cache: bool,
     /// Per-request timeout in seconds [default: 120].
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub timeout: Option<f64>,
     /// Environment variable holding the target's API key.
     #[arg(long, value_name = "VAR")]
@@ -220,6 +222,20 @@ pub(crate) async fn execute(
     }
     if args.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         return usage("--rate must be a positive number of requests per second");
+    }
+    if let Some(t) = args.timeout {
+        // `inf` or 1e30 would not fit a Duration (a panic when the target is built).
+        if !(t > 0.0 && Duration::try_from_secs_f64(t).is_ok()) {
+            return usage(format!(
+                "--timeout {t}: must be a positive number of seconds"
+            ));
+        }
+    }
+    if args.max_tokens == Some(0) {
+        return usage("--max-tokens must be at least 1");
+    }
+    if args.threads == Some(0) {
+        return usage("--threads must be at least 1");
     }
     if args.retry_errors && args.resume.is_none() {
         return usage(
@@ -621,7 +637,11 @@ fn target_options(args: &ScanArgs, plan: &Plan) -> TargetOptions {
     TargetOptions {
         concurrency,
         rate_per_s: args.rate.or_else(|| num("rate")),
-        timeout: Duration::from_secs_f64(timeout_s.max(0.0)),
+        // A stored plan from before the --timeout check may hold any number.
+        timeout: Duration::try_from_secs_f64(timeout_s)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .unwrap_or(Duration::from_secs_f64(DEFAULT_TIMEOUT_S)),
         api_key_env: args.api_key_env.clone().or_else(|| {
             o.get("api_key_env")
                 .and_then(|v| v.as_str())
