@@ -110,7 +110,18 @@ pub fn read_cases(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputE
 }
 
 fn read_csv(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> {
-    let mut rdr = csv::Reader::from_path(file).map_err(|e| ierr(file, e.to_string()))?;
+    let bytes = std::fs::read(file).map_err(|e| ierr(file, e.to_string()))?;
+    // The csv crate reads an unclosed quote as one field holding the rest of
+    // the file, which would become one silently wrong case.
+    if let Some(line) = unclosed_quote(&bytes) {
+        return Err(InputError {
+            file: format!("{}:{line}", file.display()),
+            message: format!(
+                "unterminated quoted field starting at line {line} (a `\"` is never closed)"
+            ),
+        });
+    }
+    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| ierr(file, e.to_string()))?
@@ -138,6 +149,42 @@ fn read_csv(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> 
         out.push(make_case(file, i, text, &get, pairs.clone()));
     }
     Ok(out)
+}
+
+/// The line on which a quoted field that the file never closes starts.
+/// The same quoting rules as the csv crate and as `mmsafe-data`'s `csvrows`
+/// (kept local: plugin crates do not depend on each other, see
+/// ARCHITECTURE.md): a `"` opens a quoted field only at a field's start, and
+/// `""` inside one is an escaped quote.
+fn unclosed_quote(bytes: &[u8]) -> Option<u64> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let (mut line, mut open_line) = (1u64, 0u64);
+    let (mut inside, mut field_start) = (false, true);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if inside {
+            if b == b'"' {
+                if bytes.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    inside = false;
+                }
+            }
+        } else {
+            if b == b'"' && field_start {
+                inside = true;
+                open_line = line;
+            }
+            field_start = matches!(b, b',' | b'\r' | b'\n');
+        }
+        // Line breaks: `\n`, `\r\n` or a lone `\r`.
+        if b == b'\r' || (b == b'\n' && (i == 0 || bytes[i - 1] != b'\r')) {
+            line += 1;
+        }
+        i += 1;
+    }
+    inside.then_some(open_line)
 }
 
 fn read_jsonl(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> {
@@ -196,4 +243,39 @@ fn read_lines(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError
         .enumerate()
         .map(|(i, l)| make_case(file, i, l.to_string(), &|_| None, Vec::new()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, body: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("mmsafe-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+
+    #[test]
+    fn an_unclosed_quote_names_file_and_line() {
+        let path = write("bq3.csv", "id,question\n1,\"how do I\n2,second\n3,third\n");
+        let e = read_cases(&path, None).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}:2: ", path.display()))
+                && e.contains("unterminated quoted field starting at line 2"),
+            "{e}"
+        );
+        // CRLF, a BOM, escaped quotes and a quoted multi-line field still read.
+        let path = write(
+            "ok.csv",
+            "\u{feff}\"id\",question\r\n1,\"say \"\"hi\"\"\r\nthen, go\"\r\n2,a \"b\r\n",
+        );
+        let cases = read_cases(&path, None).unwrap();
+        assert_eq!(cases.len(), 2);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+        assert_eq!(unclosed_quote(b"a\r\n\"x\r\ny"), Some(2));
+        assert_eq!(unclosed_quote(b"a\rb\r\"x"), Some(3));
+        assert_eq!(unclosed_quote(b"a,\"x\"\"\",b\n"), None);
+    }
 }

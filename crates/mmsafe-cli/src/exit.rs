@@ -95,16 +95,27 @@ fn error_lines(err: &anyhow::Error) -> Vec<String> {
     let mut lines = vec![format!("error: {}", redact_urls(&shown))];
     for cause in err.chain().skip(1) {
         let text = cause.to_string();
-        // Compare the cause's own words, without a code prefix such as
-        // SQLite's `Error code 26: `.
-        let core = text.rsplit(": ").next().unwrap_or(&text);
-        if shown.contains(core) {
+        if repeats(&shown, &text) {
             continue;
         }
         lines.push(format!("  caused by: {}", redact_urls(&text)));
         shown = text;
     }
     lines
+}
+
+/// Whether `cause` says nothing that the printed line `shown` does not: its
+/// whole text is in it, or `shown` ends with the cause's last `: ` part (its
+/// own words without a code prefix such as SQLite's `Error code 26: `).
+/// Only the end of `shown` counts for that part, because a short one (`5`)
+/// turns up by chance anywhere (`line 5`) and would hide a real cause.
+fn repeats(shown: &str, cause: &str) -> bool {
+    let cause = cause.trim();
+    if shown.contains(cause) {
+        return true;
+    }
+    let core = cause.rsplit(": ").next().unwrap_or(cause).trim();
+    !core.is_empty() && shown.trim_end().ends_with(&format!(": {core}"))
 }
 
 /// Credentials in any URL an error message quotes (`http://user:pw@…`,
@@ -148,6 +159,25 @@ mod tests {
         );
         let e = anyhow::anyhow!("connection refused").context("cannot reach http://h/v1");
         assert_eq!(error_lines(&e).len(), 2);
+    }
+
+    #[test]
+    fn a_short_cause_found_by_chance_in_the_line_above_is_shown() {
+        let e = anyhow::anyhow!("invalid digit found in string: 5")
+            .context("plan.toml line 5: bad `repeats`");
+        assert_eq!(
+            error_lines(&e),
+            [
+                "error: plan.toml line 5: bad `repeats`",
+                "  caused by: invalid digit found in string: 5"
+            ]
+        );
+        // The same tail at the end of the line above is a repeat.
+        let e = anyhow::anyhow!("invalid digit found in string: 5").context("bad `repeats`: 5");
+        assert_eq!(error_lines(&e), ["error: bad `repeats`: 5"]);
+        // So is a cause quoted whole, anywhere in the line.
+        let e = anyhow::anyhow!("disk full").context("write run.db (disk full), retry later");
+        assert_eq!(error_lines(&e).len(), 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod cmd;
 mod exit;
+mod flags;
 mod wiring;
 
 use clap::{Parser, Subcommand};

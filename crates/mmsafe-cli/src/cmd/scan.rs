@@ -225,11 +225,7 @@ pub(crate) async fn execute(
     }
     if let Some(t) = args.timeout {
         // `inf` or 1e30 would not fit a Duration (a panic when the target is built).
-        if !(t > 0.0 && Duration::try_from_secs_f64(t).is_ok()) {
-            return usage(format!(
-                "--timeout {t}: must be a positive number of seconds"
-            ));
-        }
+        crate::flags::seconds("--timeout", t)?;
     }
     if args.max_tokens == Some(0) {
         return usage("--max-tokens must be at least 1");

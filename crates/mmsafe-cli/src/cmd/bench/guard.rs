@@ -20,7 +20,6 @@ use mmsafe_target::{CacheMode, TargetOptions};
 use mmsafe_testkit::{MockConfig, MockServer, Reply};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -94,6 +93,8 @@ const FIGSTEP_TOPICS: &[&str] = &[
 ];
 
 pub fn run(a: Args) -> anyhow::Result<Outcome> {
+    // Before any server starts: a bad value fails fast, as a usage error.
+    crate::flags::seconds("--duration-s", a.duration_s)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -259,7 +260,7 @@ async fn scenario(
         .await
         .map_err(anyhow::Error::msg)?;
     let shared = Arc::new(bodies.to_vec());
-    let dur = Duration::from_secs_f64(a.duration_s);
+    let dur = crate::flags::seconds("--duration-s", a.duration_s)?;
     let max_rps = load::throughput(
         &client,
         &proxy.base_url(),
