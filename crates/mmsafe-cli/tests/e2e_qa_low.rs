@@ -240,3 +240,23 @@ fn store_error_cause_is_printed_once() {
         );
     }
 }
+
+/// `serve --timeout 0` would time out every upstream call at once: refused
+/// at parse time, before anything listens.
+#[test]
+fn serve_timeout_zero_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = mmsafe_in(
+        dir.path(),
+        &[
+            "serve",
+            "--upstream",
+            "http://127.0.0.1:9/v1",
+            "--timeout",
+            "0",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--timeout"), "{}", stderr(&o));
+}

@@ -47,8 +47,8 @@ pub struct ServeArgs {
     /// Do not write the audit log.
     #[arg(long)]
     no_audit: bool,
-    /// Upstream request timeout in seconds.
-    #[arg(long, default_value_t = 120)]
+    /// Upstream request timeout in seconds (at least 1).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
     /// Upstream retries on transient errors.
     #[arg(long, default_value_t = 2)]
