@@ -6,12 +6,13 @@ Not part of mmsafe: a PyTorch experiment whose figures are quoted in
 docs/judges.md ("Fine-tuning the encoder"). It trains on the same training
 files as `mmsafe judge train`, holds out the same behaviours / questions as
 `--holdout 0.3` (FNV-1a of the group, as crates/mmsafe-judge/src/labels.rs),
-and never reads the measurement-only sets (jailbreakbench/,
-jailbreakeval-labeled/).
+and reads a measurement-only set (jailbreakbench/judge-comparison.csv) only
+when `--measure-jbb` names it: after training is finished, once, to report.
 
     pip install torch transformers safetensors
     python3 experiments/finetune_probe.py --data ../shared/data \
-        --model ~/.cache/mmsafe/models/all-minilm-l6-v2 [--freeze 0] [--epochs 2]
+        --model ~/.cache/mmsafe/models/all-minilm-l6-v2 [--freeze 0] [--epochs 2] \
+        [--measure-jbb ../shared/data/jailbreakbench/judge-comparison.csv]
 
 It prints accuracy per held-out source; it never prints data.
 """
@@ -74,6 +75,7 @@ def main():
     ap.add_argument("--gptfuzz-train-rows", type=int, default=2500, help="subsample, for CPU time")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--measure-jbb", help="after training, report agreement on this JailbreakBench judge-comparison CSV")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -155,6 +157,20 @@ def main():
             m = [i for i in test if rows[i][0] == src]
             acc = np.mean((p[m] >= 0.5) == np.array([rows[i][4] for i in m]))
             print(f"epoch {epoch + 1} {src}: n={len(m)} accuracy={100 * acc:.1f}% ({time.time() - t0:.0f}s)", flush=True)
+
+    if a.measure_jbb:
+        jbb = [(r["goal"], r["target_response"], r["human_majority"].strip() == "1") for r in csv.DictReader(open(a.measure_jbb, encoding="utf-8"))]
+        base = len(rows)
+        rows.extend(("jbb", "", q, r, label) for q, r, label in jbb)
+        ids = list(range(base, len(rows)))
+        for i in ids:
+            approx_len[i] = (len(rows[i][2]) + len(rows[i][3])) // 4
+        p = np.zeros(len(rows))
+        with torch.no_grad():
+            for b in batches(ids, 32, False):
+                p[b] = torch.sigmoid(logits(b)).numpy()
+        acc = np.mean((p[ids] >= 0.5) == np.array([rows[i][4] for i in ids]))
+        print(f"measurement: JailbreakBench judge-comparison n={len(ids)} accuracy={100 * acc:.1f}%", flush=True)
 
 
 if __name__ == "__main__":
