@@ -507,12 +507,15 @@ impl Store {
 
     /// Attempts of a run recorded as target errors.
     pub fn count_errors(&self, run_id: &str) -> Result<u64> {
+        self.count_where(
+            run_id,
+            "SELECT count(*) FROM attempts WHERE run_id = ?1 AND error_kind IS NOT NULL",
+        )
+    }
+
+    fn count_where(&self, run_id: &str, sql: &str) -> Result<u64> {
         self.conn
-            .query_row(
-                "SELECT count(*) FROM attempts WHERE run_id = ?1 AND error_kind IS NOT NULL",
-                [run_id],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row(sql, [run_id], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
             .map_err(|e| StoreError::from(e).at(&self.display))
     }
@@ -531,14 +534,7 @@ impl Store {
     }
 
     pub fn count_attempts(&self, run_id: &str) -> Result<u64> {
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM attempts WHERE run_id = ?1",
-                [run_id],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n as u64)
-            .map_err(|e| StoreError::from(e).at(&self.display))
+        self.count_where(run_id, "SELECT count(*) FROM attempts WHERE run_id = ?1")
     }
 
     /// Every attempt of a run in write order, with its case (images resolved),
