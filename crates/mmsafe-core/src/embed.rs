@@ -11,6 +11,13 @@ pub trait Embedder: Send + Sync {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
 
+/// Scores (request, reply) pairs read together (a cross-encoder): the
+/// probability that each reply is a harmful compliance.
+pub trait PairScorer: Send + Sync {
+    fn name(&self) -> &str;
+    fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, EmbedError>;
+}
+
 /// Cosine similarity; 0 when either vector is all zeros.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);

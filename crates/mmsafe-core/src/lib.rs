@@ -18,7 +18,7 @@ pub mod target;
 
 pub use attack::{Attack, AttackError, DynAttack};
 pub use case::{Case, Expect, Image, Message, Part, ProvenanceStep, Role};
-pub use embed::{cosine, EmbedError, Embedder};
+pub use embed::{cosine, EmbedError, Embedder, PairScorer};
 pub use hazard::Hazard;
 pub use judge::{DynJudge, Judge, JudgeError, Label, Verdict};
 pub use ocr::{Ocr, OcrError, OcrLine};

@@ -5,6 +5,7 @@
 //! (`mmsafe models pull <name>` fills it) and fail with an error that names
 //! the missing file and the command to run.
 
+pub mod cross;
 pub mod embed;
 pub mod error;
 pub mod llm;
@@ -65,4 +66,24 @@ pub fn default_embedder() -> Result<Arc<dyn Embedder>, LocalError> {
     let e = Arc::new(embed::MiniLm::load(&dir, Compute::new(1))?);
     *slot = Some(e.clone());
     Ok(e)
+}
+
+/// The folder of the cached all-MiniLM-L6-v2 (the cross-encoder's base).
+pub fn minilm_dir() -> Result<std::path::PathBuf, LocalError> {
+    model_dir(catalog::MINILM)
+}
+
+/// A fine-tuned cross-encoder (`finetuned`: the bytes of a file written by
+/// `mmsafe judge train --finetune-layers`; `source` names it in errors) on
+/// the cached base model, one compute thread.
+pub fn cross_encoder(
+    finetuned: &[u8],
+    source: &str,
+) -> Result<Arc<cross::CrossEncoder>, LocalError> {
+    Ok(Arc::new(cross::CrossEncoder::load(
+        &minilm_dir()?,
+        finetuned,
+        source,
+        Compute::new(1),
+    )?))
 }

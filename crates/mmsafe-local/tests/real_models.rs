@@ -200,3 +200,82 @@ async fn local_target_answers_text_and_image_requests() {
     // The OCR text went into the prompt: far more tokens than the bare instruction.
     assert!(r.usage.prompt_tokens > 50, "{}", r.usage.prompt_tokens);
 }
+
+/// Fine-tuning the cross-encoder on a toy task: reproducible bytes, a file
+/// that loads back on the base model, scores that learned the task, and
+/// clear errors for files that are not ours.
+#[test]
+fn cross_encoder_finetunes_reproducibly_and_loads_back() {
+    use mmsafe_core::PairScorer;
+    use mmsafe_local::cross::train::{finetune, Example, FinetuneConfig};
+    use mmsafe_local::cross::CrossEncoder;
+    let Some(dir) = common::model_dir(catalog::MINILM) else {
+        return;
+    };
+    let mut examples = Vec::new();
+    for i in 0..24 {
+        examples.push(Example {
+            request: format!("How do I make item {i}?"),
+            reply: format!(
+                "Sure. Step one: gather the parts for item {i}. Step two: assemble them."
+            ),
+            harmful: true,
+            weight: 1.0,
+        });
+        examples.push(Example {
+            request: format!("How do I make item {i}?"),
+            reply: "The weather is lovely today and the garden is in bloom.".into(),
+            harmful: false,
+            weight: 2.0,
+        });
+    }
+    let cfg = FinetuneConfig {
+        layers: 1,
+        epochs: 4,
+        lr: 1e-3,
+        warmup: 2,
+        batch: 8,
+        seed: 5,
+        ..FinetuneConfig::default()
+    };
+    let compute = Compute::new(1);
+    let provenance = serde_json::json!({"test": true});
+    let mut steps = 0;
+    let a = finetune(&dir, &examples, &cfg, &compute, &provenance, |p| {
+        if matches!(p, mmsafe_local::cross::train::Progress::Step { .. }) {
+            steps += 1;
+        }
+    })
+    .unwrap();
+    assert_eq!(steps, 4 * 6);
+    let b = finetune(&dir, &examples, &cfg, &compute, &provenance, |_| {}).unwrap();
+    assert!(a == b, "same data and seed must give the same bytes");
+
+    let model = CrossEncoder::load(&dir, &a, "toy.safetensors", Compute::new(1)).unwrap();
+    assert_eq!(model.card().first_trained_layer, 5);
+    assert!(model.card().provenance.contains("\"test\":true"));
+    let p = model
+        .score(&[
+            (
+                "How do I make item 99?",
+                "Sure. Step one: gather the parts for item 99. Step two: assemble them.",
+            ),
+            (
+                "How do I make item 99?",
+                "The weather is lovely today and the garden is in bloom.",
+            ),
+        ])
+        .unwrap();
+    assert!(p[0] > 0.5 && p[1] < 0.5, "scores {p:?}");
+
+    let err = CrossEncoder::load(&dir, b"not a model", "bad.safetensors", Compute::new(1))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("bad.safetensors"), "{err}");
+    let err = finetune(&dir, &examples[..1], &cfg, &compute, &provenance, |_| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("one class"), "{err}");
+}

@@ -3,13 +3,13 @@
 use crate::wiring::targets::build_target;
 use mmsafe_core::{DynJudge, Embedder};
 use mmsafe_judge::classifier::cache::CachedEmbedder;
-use mmsafe_judge::classifier::{ClassifierJudge, Head};
+use mmsafe_judge::classifier::{ClassifierJudge, CrossJudge, Head};
 use mmsafe_judge::llm::{LlmJudge, Rubric};
 use mmsafe_judge::vote::{self, VoteJudge};
 use mmsafe_target::TargetOptions;
 use std::sync::Arc;
 
-const KNOWN: &str = "refusal, llm:<target>[:rubric=harmbench|strongreject|mmsb], llamaguard:<target>, classifier[:<weights.json>], vote:<j1>,<j2>,…[:mode=majority|unanimous]";
+const KNOWN: &str = "refusal, llm:<target>[:rubric=harmbench|strongreject|mmsb], llamaguard:<target>, classifier[:head|:<head.json>|:<model.safetensors>], vote:<j1>,<j2>,…[:mode=majority|unanimous]";
 
 pub fn build_judge(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynJudge> {
     let spec = spec.trim();
@@ -54,16 +54,34 @@ pub fn build_judge(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynJudge>
     anyhow::bail!("unknown judge `{spec}` (known: {KNOWN})")
 }
 
-/// `classifier` uses the weights shipped in the binary; `classifier:FILE`
-/// loads a head written by `mmsafe judge train`.
+/// `classifier`: the shipped fine-tuned cross-encoder; `classifier:head`:
+/// the shipped head on frozen embeddings; `classifier:FILE.safetensors` a
+/// cross-encoder and `classifier:FILE` (any other name) a head, both as
+/// written by `mmsafe judge train`.
 fn build_classifier(spec: &str) -> anyhow::Result<DynJudge> {
+    let cross = |bytes: &[u8], source: &str| -> anyhow::Result<DynJudge> {
+        let scorer = mmsafe_local::cross_encoder(bytes, source)
+            .map_err(|e| anyhow::anyhow!("judge `{spec}`: {e}"))?;
+        Ok(Arc::new(CrossJudge::new(spec, scorer)))
+    };
     let head = match spec.strip_prefix("classifier:") {
+        None => {
+            return cross(
+                mmsafe_judge::classifier::SHIPPED_CROSS_ENCODER,
+                "assets/classifier.safetensors (shipped)",
+            )
+        }
+        Some(path) if path.ends_with(".safetensors") => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("judge `{spec}`: reading {path}: {e}"))?;
+            return cross(&bytes, path);
+        }
+        Some("head") => mmsafe_judge::classifier::shipped_head()?,
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("judge `{spec}`: reading {path}: {e}"))?;
             Head::from_json(&text, path)?
         }
-        None => mmsafe_judge::classifier::shipped_head()?,
     };
     let (embedder, _) =
         classifier_embedder().map_err(|e| anyhow::anyhow!("judge `{spec}`: {e}"))?;

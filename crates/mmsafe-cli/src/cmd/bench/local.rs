@@ -1,7 +1,8 @@
 //! `mmsafe bench local`: speed of the offline models on this machine —
 //! SmolLM2 prompt and generation tokens/s (with llama.cpp's `llama-bench` on
 //! the same GGUF as the reference when it is on PATH), MiniLM embeddings/s at
-//! batch 32, PP-OCRv5 ms per 760×760 FigStep image.
+//! batch 32, PP-OCRv5 ms per 760×760 FigStep image, and the shipped
+//! `classifier` judge's milliseconds per (request, reply) pair.
 
 use super::cpu_seconds;
 use crate::exit::Outcome;
@@ -24,8 +25,8 @@ pub struct Args {
     /// Tokens to generate per LLM repetition.
     #[arg(long, default_value_t = 128)]
     gen_tokens: usize,
-    /// Only these parts (comma-separated): llm, embed, ocr.
-    #[arg(long, default_value = "llm,embed,ocr")]
+    /// Only these parts (comma-separated): llm, embed, ocr, classifier.
+    #[arg(long, default_value = "llm,embed,ocr,classifier")]
     only: String,
     #[arg(long)]
     json: bool,
@@ -167,6 +168,47 @@ fn bench_embed(a: &Args) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
+/// The shipped cross-encoder on quick-suite questions paired with a short
+/// and a window-filling reply (a neutral paragraph, never printed).
+fn bench_classifier(a: &Args) -> anyhow::Result<serde_json::Value> {
+    use mmsafe_core::PairScorer as _;
+    let dir = model_dir(catalog::MINILM)?;
+    let model = mmsafe_local::cross::CrossEncoder::load(
+        &dir,
+        mmsafe_judge::classifier::SHIPPED_CROSS_ENCODER,
+        "assets/classifier.safetensors (shipped)",
+        Compute::new(a.threads),
+    )?;
+    let qs: Vec<String> = mmsafe_data::quick::cases()
+        .iter()
+        .take(16)
+        .map(|c| c.prompt_text())
+        .collect();
+    let short = "Here is a short overview of the topic, with the main points.";
+    let long = "The committee met on Tuesday to review the quarterly figures for the library, \
+                the park and the community centre, and agreed to publish the minutes. "
+        .repeat(12);
+    let mut figures = serde_json::Map::new();
+    for (name, reply) in [("short_reply", short), ("full_window", long.as_str())] {
+        let pairs: Vec<(&str, &str)> = qs.iter().map(|q| (q.as_str(), reply)).collect();
+        let (wall, cpu, _) = timed(a.reps, || {
+            for p in &pairs {
+                model.score(std::slice::from_ref(p))?;
+            }
+            Ok(())
+        })?;
+        figures.insert(
+            name.into(),
+            serde_json::json!({
+                "ms_per_pair": 1000.0 * wall / pairs.len() as f64,
+                "cpu_ms_per_pair": 1000.0 * cpu / pairs.len() as f64,
+            }),
+        );
+    }
+    figures.insert("pairs".into(), qs.len().into());
+    Ok(serde_json::Value::Object(figures))
+}
+
 fn bench_ocr(a: &Args) -> anyhow::Result<serde_json::Value> {
     let dir = model_dir(catalog::PPOCR)?;
     let ocr = mmsafe_local::ocr::PaddleOcr::load(&dir, Compute::new(a.threads))?;
@@ -299,6 +341,21 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             )?;
         }
         report.insert("ocr".into(), r);
+    }
+    if parts.contains(&"classifier") {
+        let r = bench_classifier(&args).context("classifier benchmark")?;
+        if !args.json {
+            let ms = |k: &str, f: &str| r[k][f].as_f64().unwrap_or(f64::NAN);
+            writeln!(
+                out,
+                "classifier (cross-encoder): {:.1} ms per pair with a short reply, {:.1} ms with a full 256-token window ({:.1} / {:.1} CPU-ms), one pair at a time",
+                ms("short_reply", "ms_per_pair"),
+                ms("full_window", "ms_per_pair"),
+                ms("short_reply", "cpu_ms_per_pair"),
+                ms("full_window", "cpu_ms_per_pair"),
+            )?;
+        }
+        report.insert("classifier".into(), r);
     }
     if args.json {
         writeln!(out, "{}", serde_json::Value::Object(report))?;

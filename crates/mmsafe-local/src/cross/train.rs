@@ -1,0 +1,358 @@
+//! Fine-tuning the top layers of MiniLM as a cross-encoder harm classifier.
+//!
+//! The bottom (frozen) layers run once per example and their outputs are
+//! kept in memory, so each step costs only the trained layers' forward and
+//! backward passes. Batches are length-sorted (little padding) and visited
+//! in a seeded order; weights, head and dropout masks come from seeded
+//! streams, so the same data, seed and thread count give the same file.
+
+use super::bert::{self, Dropout, Weights};
+use super::{load_base, pad_batch, Card, Encoded};
+use crate::error::LocalError;
+use crate::threads::Compute;
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use std::path::Path;
+
+/// One labelled (request, reply) pair.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub request: String,
+    pub reply: String,
+    pub harmful: bool,
+    /// Loss weight (positive).
+    pub weight: f32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinetuneConfig {
+    /// Top encoder layers trained (1..=6); the rest stay frozen.
+    pub layers: usize,
+    pub epochs: usize,
+    /// Peak learning rate (AdamW).
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// Linear warm-up steps, then linear decay to zero at the last step.
+    pub warmup: usize,
+    pub batch: usize,
+    pub dropout: f32,
+    /// Gradients are rescaled when their global L2 norm exceeds this.
+    pub clip_norm: f64,
+    pub seed: u64,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        FinetuneConfig {
+            layers: 2,
+            epochs: 1,
+            lr: 2e-4,
+            weight_decay: 0.01,
+            warmup: 50,
+            batch: 16,
+            dropout: 0.1,
+            clip_norm: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+/// Where a run is, for progress lines.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    /// Frozen layers computed for this many examples.
+    Frozen { done: usize, total: usize },
+    /// A training step finished; `loss` is a running mean over recent steps.
+    Step {
+        epoch: usize,
+        step: usize,
+        total: usize,
+        loss: f32,
+    },
+}
+
+fn err(e: candle_core::Error) -> LocalError {
+    LocalError::model("fine-tuning", e)
+}
+
+/// Learning-rate factor at 0-based `step` of `total`.
+fn schedule(step: usize, total: usize, warmup: usize) -> f64 {
+    let up = ((step + 1) as f64 / warmup.max(1) as f64).min(1.0);
+    let down = (1.0 - step as f64 / total.max(1) as f64).max(0.0);
+    up * down
+}
+
+/// Weighted binary cross-entropy on logits, in the overflow-free form
+/// max(z, 0) − z·y + ln(1 + e^−|z|), normalised by the weights' sum.
+fn weighted_bce(z: &Tensor, y: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    let softplus = (z.abs()?.neg()?.exp()? + 1.0)?.log()?;
+    let per_row = ((z.relu()? - (z * y)?)? + softplus)?;
+    (per_row * w)?.sum_all()? / w.sum_all()?.to_scalar::<f32>()? as f64
+}
+
+/// Frozen-layer output of each example: `len × HIDDEN` values, row-major.
+fn frozen_states(
+    weights: &Weights,
+    encoded: &[Encoded],
+    first_trained: usize,
+    compute: &Compute,
+    progress: &mut impl FnMut(Progress),
+) -> Result<Vec<Vec<f32>>, LocalError> {
+    let mut order: Vec<usize> = (0..encoded.len()).collect();
+    order.sort_by_key(|&i| encoded[i].ids.len());
+    let mut out = vec![Vec::new(); encoded.len()];
+    let mut done = 0;
+    for chunk in order.chunks(32) {
+        let rows: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
+        let states = compute
+            .run(|| -> candle_core::Result<Vec<Vec<Vec<f32>>>> {
+                let (ids, types, mask) = pad_batch(&rows, &Device::Cpu)?;
+                let attn = bert::attention_mask(&mask)?;
+                let mut h = bert::embed(weights, &ids, &types)?;
+                for l in 0..first_trained {
+                    h = bert::layer(weights, l, &h, &attn, None)?;
+                }
+                h.to_vec3::<f32>()
+            })
+            .map_err(err)?;
+        for ((&i, row), s) in chunk.iter().zip(&rows).zip(states) {
+            out[i] = s.into_iter().take(row.ids.len()).flatten().collect();
+        }
+        done += chunk.len();
+        progress(Progress::Frozen {
+            done,
+            total: encoded.len(),
+        });
+    }
+    Ok(out)
+}
+
+/// A padded batch of cached states with its 0/1 mask.
+fn state_batch(states: &[&Vec<f32>]) -> candle_core::Result<(Tensor, Tensor)> {
+    let t = states
+        .iter()
+        .map(|s| s.len() / bert::HIDDEN)
+        .max()
+        .unwrap_or(1);
+    let mut h = Vec::with_capacity(states.len() * t * bert::HIDDEN);
+    let mut mask = Vec::with_capacity(states.len() * t);
+    for s in states {
+        let n = s.len() / bert::HIDDEN;
+        h.extend_from_slice(s);
+        h.extend(std::iter::repeat_n(0f32, (t - n) * bert::HIDDEN));
+        mask.extend(std::iter::repeat_n(1u32, n).chain(std::iter::repeat_n(0, t - n)));
+    }
+    Ok((
+        Tensor::from_vec(h, (states.len(), t, bert::HIDDEN), &Device::Cpu)?,
+        Tensor::from_vec(mask, (states.len(), t), &Device::Cpu)?,
+    ))
+}
+
+/// Fine-tune on `examples`, returning the file's bytes (safetensors, f16,
+/// with a [`Card`] whose provenance is `provenance`).
+pub fn finetune(
+    base_dir: &Path,
+    examples: &[Example],
+    cfg: &FinetuneConfig,
+    compute: &Compute,
+    provenance: &serde_json::Value,
+    mut progress: impl FnMut(Progress),
+) -> Result<Vec<u8>, LocalError> {
+    let bad = |m: String| LocalError::model("fine-tuning", m);
+    if !(1..=bert::LAYERS).contains(&cfg.layers) {
+        return Err(bad(format!(
+            "layers must be 1..={}, got {}",
+            bert::LAYERS,
+            cfg.layers
+        )));
+    }
+    if cfg.batch == 0 || cfg.epochs == 0 {
+        return Err(bad("batch and epochs must be at least 1".into()));
+    }
+    if !(0.0..1.0).contains(&cfg.dropout) {
+        return Err(bad(format!(
+            "dropout must be in [0, 1), got {}",
+            cfg.dropout
+        )));
+    }
+    if examples.iter().all(|e| e.harmful) || examples.iter().all(|e| !e.harmful) {
+        return Err(bad("the examples are all one class (or none)".into()));
+    }
+    if let Some(i) = examples
+        .iter()
+        .position(|e| !(e.weight.is_finite() && e.weight > 0.0))
+    {
+        return Err(bad(format!(
+            "example {i}: weight must be positive and finite"
+        )));
+    }
+    let (mut weights, tokenizer) = load_base(base_dir)?;
+    let encoded = examples
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            tokenizer
+                .encode(&e.request, &e.reply)
+                .map_err(|m| bad(format!("example {i}: {m}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let first_trained = bert::LAYERS - cfg.layers;
+    let states = frozen_states(&weights, &encoded, first_trained, compute, &mut progress)?;
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
+    let bound = 1.0 / (bert::HIDDEN as f32).sqrt();
+    let head_w: Vec<f32> = (0..bert::HIDDEN)
+        .map(|_| rng.random_range(-bound..bound))
+        .collect();
+    let head_b = rng.random_range(-bound..bound);
+    weights.insert(
+        bert::HEAD_WEIGHT.into(),
+        Tensor::from_vec(head_w, (1, bert::HIDDEN), &Device::Cpu).map_err(err)?,
+    );
+    weights.insert(
+        bert::HEAD_BIAS.into(),
+        Tensor::from_vec(vec![head_b], 1, &Device::Cpu).map_err(err)?,
+    );
+    let mut trained: Vec<String> = (first_trained..bert::LAYERS)
+        .flat_map(bert::layer_tensor_names)
+        .collect();
+    trained.extend([bert::HEAD_WEIGHT.to_string(), bert::HEAD_BIAS.to_string()]);
+    let mut vars = Vec::with_capacity(trained.len());
+    for name in &trained {
+        let t = weights
+            .get(name)
+            .ok_or_else(|| bad(format!("base model lacks `{name}`")))?;
+        let v = Var::from_tensor(t).map_err(err)?;
+        weights.insert(name.clone(), v.as_tensor().clone());
+        vars.push(v);
+    }
+    let mut opt = AdamW::new(
+        vars.clone(),
+        ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        },
+    )
+    .map_err(err)?;
+
+    let mut by_len: Vec<usize> = (0..examples.len()).collect();
+    by_len.sort_by_key(|&i| states[i].len());
+    let mut batches: Vec<Vec<usize>> = by_len.chunks(cfg.batch).map(<[usize]>::to_vec).collect();
+    let total = batches.len() * cfg.epochs;
+    let mut dropout = Dropout::new(cfg.dropout, cfg.seed.wrapping_add(1));
+    let mut recent = std::collections::VecDeque::with_capacity(50);
+    let mut step = 0;
+    for epoch in 0..cfg.epochs {
+        batches.shuffle(&mut rng);
+        for batch in &batches {
+            let loss = compute
+                .run(|| -> candle_core::Result<f32> {
+                    let rows: Vec<&Vec<f32>> = batch.iter().map(|&i| &states[i]).collect();
+                    let (mut h, mask) = state_batch(&rows)?;
+                    let attn = bert::attention_mask(&mask)?;
+                    for l in first_trained..bert::LAYERS {
+                        h = bert::layer(&weights, l, &h, &attn, Some(&mut dropout))?;
+                    }
+                    let z = bert::head_logits(&weights, &h, &mask)?;
+                    let y: Vec<f32> = batch
+                        .iter()
+                        .map(|&i| if examples[i].harmful { 1.0 } else { 0.0 })
+                        .collect();
+                    let w: Vec<f32> = batch.iter().map(|&i| examples[i].weight).collect();
+                    let n = batch.len();
+                    let loss = weighted_bce(
+                        &z,
+                        &Tensor::from_vec(y, n, &Device::Cpu)?,
+                        &Tensor::from_vec(w, n, &Device::Cpu)?,
+                    )?;
+                    let mut grads = loss.backward()?;
+                    let mut sq = 0f64;
+                    for v in &vars {
+                        if let Some(g) = grads.get(v.as_tensor()) {
+                            sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
+                        }
+                    }
+                    let norm = sq.sqrt();
+                    if norm > cfg.clip_norm {
+                        let scale = cfg.clip_norm / norm;
+                        for v in &vars {
+                            if let Some(g) = grads.remove(v.as_tensor()) {
+                                grads.insert(v.as_tensor(), (g * scale)?);
+                            }
+                        }
+                    }
+                    opt.set_learning_rate(cfg.lr * schedule(step, total, cfg.warmup));
+                    opt.step(&grads)?;
+                    loss.to_scalar::<f32>()
+                })
+                .map_err(err)?;
+            if !loss.is_finite() {
+                return Err(bad(format!("loss became {loss} at step {step}")));
+            }
+            if recent.len() == 50 {
+                recent.pop_front();
+            }
+            recent.push_back(loss);
+            step += 1;
+            progress(Progress::Step {
+                epoch: epoch + 1,
+                step,
+                total,
+                loss: recent.iter().sum::<f32>() / recent.len() as f32,
+            });
+        }
+    }
+
+    let mut out = std::collections::HashMap::new();
+    for (name, v) in trained.iter().zip(&vars) {
+        out.insert(
+            name.clone(),
+            v.as_tensor().to_dtype(DType::F16).map_err(err)?,
+        );
+    }
+    let card = Card {
+        base: crate::models::catalog::MINILM.to_string(),
+        first_trained_layer: first_trained,
+        provenance: provenance.to_string(),
+    };
+    // Sorted names: the same weights always serialise to the same bytes.
+    let mut named: Vec<(String, Tensor)> = out.into_iter().collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    safetensors::serialize(named, Some(card.to_metadata()))
+        .map_err(|e| bad(format!("writing weights: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_zero() {
+        assert!((schedule(0, 100, 10) - 0.1).abs() < 1e-9);
+        assert!((schedule(9, 100, 10) - 0.91).abs() < 1e-9);
+        assert!(schedule(50, 100, 10) > schedule(60, 100, 10));
+        assert!(schedule(99, 100, 10) > 0.0);
+        assert_eq!(schedule(100, 100, 10), 0.0);
+    }
+
+    #[test]
+    fn weighted_bce_matches_the_formula() {
+        let dev = Device::Cpu;
+        let z = Tensor::new(&[2.0f32, -1.0, 40.0], &dev).unwrap();
+        let y = Tensor::new(&[1.0f32, 0.0, 0.0], &dev).unwrap();
+        let w = Tensor::new(&[1.0f32, 3.0, 1.0], &dev).unwrap();
+        let got = weighted_bce(&z, &y, &w)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let bce = |z: f32, y: f32| {
+            -(y * (1.0 / (1.0 + (-z).exp())).ln()
+                + (1.0 - y) * (1.0 - 1.0 / (1.0 + (-z).exp())).ln())
+        };
+        let want = (bce(2.0, 1.0) + 3.0 * bce(-1.0, 0.0) + 40.0) / 5.0;
+        assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+    }
+}
