@@ -56,10 +56,10 @@ struct TrainArgs {
     /// Hidden units (0 = logistic regression).
     #[arg(long, default_value_t = 16)]
     hidden: usize,
-    /// Passes over the data [default: 200 for a head, 1 with --finetune-layers].
+    /// Passes over the data [default: 200 for a head, 2 with --finetune-layers].
     #[arg(long)]
     epochs: Option<usize>,
-    /// Learning rate [default: 0.002 for a head, 0.0002 with --finetune-layers].
+    /// Learning rate [default: 0.002 for a head, 0.00003 with --finetune-layers].
     #[arg(long)]
     lr: Option<f64>,
     /// AdamW weight decay [default: 0.5 for a head, 0.01 with --finetune-layers].

@@ -43,12 +43,13 @@ pub struct FinetuneConfig {
     pub seed: u64,
 }
 
+/// The shipped `classifier`'s recipe.
 impl Default for FinetuneConfig {
     fn default() -> Self {
         FinetuneConfig {
-            layers: 2,
-            epochs: 1,
-            lr: 2e-4,
+            layers: 6,
+            epochs: 2,
+            lr: 3e-5,
             weight_decay: 0.01,
             warmup: 50,
             batch: 16,
