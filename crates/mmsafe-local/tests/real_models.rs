@@ -268,6 +268,24 @@ fn cross_encoder_finetunes_reproducibly_and_loads_back() {
         .unwrap();
     assert!(p[0] > 0.5 && p[1] < 0.5, "scores {p:?}");
 
+    // Long replies are read in windows; the first is the training sequence.
+    let tok =
+        mmsafe_local::cross::PairTokenizer::load(&dir.join(catalog::MINILM_TOKENIZER)).unwrap();
+    let long_reply = "word ".repeat(600);
+    let windows = tok.encode_windows("a request", &long_reply, 8).unwrap();
+    assert_eq!(windows.len(), 3, "600 tokens in windows of ~250");
+    assert_eq!(windows[0], tok.encode("a request", &long_reply).unwrap());
+    assert!(windows
+        .iter()
+        .all(|w| w.ids.len() <= mmsafe_local::cross::MAX_TOKENS));
+    assert_eq!(tok.encode_windows("a request", "", 8).unwrap().len(), 1);
+    assert_eq!(
+        tok.encode_windows("a request", &long_reply, 2)
+            .unwrap()
+            .len(),
+        2
+    );
+
     let err = CrossEncoder::load(&dir, b"not a model", "bad.safetensors", Compute::new(1))
         .err()
         .unwrap()

@@ -29,6 +29,12 @@ pub const MAX_TOKENS: usize = 256;
 /// Characters of a text tokenised at most: far more than fit the window,
 /// so long replies are not tokenised in full.
 const MAX_TEXT_CHARS: usize = 4000;
+/// Windows of a reply read at judging time; the reply's probability is the
+/// highest of its windows'. Chosen on held-out training rows: reading 2, 3
+/// or 8 windows instead of 1 moved held-out HarmBench text from 75.0% to
+/// 79.3% (harm often comes after a harmless-looking opening); 3 and 8 gave
+/// identical verdicts, and 4 covers the 4,000 characters tokenised.
+pub const WINDOWS: usize = 4;
 /// Sequences per forward pass at inference.
 const BATCH: usize = 16;
 
@@ -84,19 +90,41 @@ impl PairTokenizer {
     }
 
     pub fn encode(&self, request: &str, reply: &str) -> Result<Encoded, String> {
+        let mut w = self.encode_windows(request, reply, 1)?;
+        Ok(w.remove(0))
+    }
+
+    /// Up to `max` sequences: the request with consecutive stretches of the
+    /// reply (the first is [`PairTokenizer::encode`]'s; an empty reply gives one).
+    pub fn encode_windows(
+        &self,
+        request: &str,
+        reply: &str,
+        max: usize,
+    ) -> Result<Vec<Encoded>, String> {
         let mut q = self.ids(request)?;
         q.truncate(MAX_REQUEST_TOKENS);
-        let mut r = self.ids(reply)?;
-        r.truncate(MAX_TOKENS - 3 - q.len());
-        let mut ids = Vec::with_capacity(q.len() + r.len() + 3);
-        ids.push(self.cls);
-        ids.extend(&q);
-        ids.push(self.sep);
-        let first = ids.len();
-        ids.extend(&r);
-        ids.push(self.sep);
-        let types = (0..ids.len()).map(|i| u32::from(i >= first)).collect();
-        Ok(Encoded { ids, types })
+        let r = self.ids(reply)?;
+        let room = MAX_TOKENS - 3 - q.len();
+        let mut out = Vec::new();
+        let mut start = 0;
+        loop {
+            let end = (start + room).min(r.len());
+            let mut ids = Vec::with_capacity(q.len() + end - start + 3);
+            ids.push(self.cls);
+            ids.extend(&q);
+            ids.push(self.sep);
+            let first = ids.len();
+            ids.extend(&r[start..end]);
+            ids.push(self.sep);
+            let types = (0..ids.len()).map(|i| u32::from(i >= first)).collect();
+            out.push(Encoded { ids, types });
+            start = end;
+            if start >= r.len() || out.len() >= max.max(1) {
+                break;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -205,6 +233,7 @@ pub struct CrossEncoder {
     tokenizer: PairTokenizer,
     card: Card,
     compute: Compute,
+    windows: usize,
 }
 
 impl CrossEncoder {
@@ -261,7 +290,14 @@ impl CrossEncoder {
             tokenizer,
             card,
             compute,
+            windows: WINDOWS,
         })
+    }
+
+    /// Read at most `n` windows of each reply (1 = only the opening, as in training).
+    pub fn with_windows(mut self, n: usize) -> CrossEncoder {
+        self.windows = n.max(1);
+        self
     }
 
     pub fn card(&self) -> &Card {
@@ -278,12 +314,17 @@ impl CrossEncoder {
         candle_nn::ops::sigmoid(&bert::head_logits(&self.weights, &h, &mask)?)?.to_vec1::<f32>()
     }
 
-    /// Harm probabilities of (request, reply) pairs, batched by length.
+    /// Harm probabilities of (request, reply) pairs (the highest over each
+    /// reply's windows), batched by length.
     pub fn probabilities(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, String> {
-        let encoded = pairs
-            .iter()
-            .map(|(q, r)| self.tokenizer.encode(q, r))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut owner = Vec::new();
+        let mut encoded = Vec::new();
+        for (k, (q, r)) in pairs.iter().enumerate() {
+            for e in self.tokenizer.encode_windows(q, r, self.windows)? {
+                owner.push(k);
+                encoded.push(e);
+            }
+        }
         let mut order: Vec<usize> = (0..encoded.len()).collect();
         order.sort_by_key(|&i| encoded[i].ids.len());
         let mut out = vec![0f32; encoded.len()];
@@ -297,7 +338,11 @@ impl CrossEncoder {
                 out[i] = p;
             }
         }
-        Ok(out)
+        let mut agg = vec![0f32; pairs.len()];
+        for (i, p) in out.into_iter().enumerate() {
+            agg[owner[i]] = agg[owner[i]].max(p);
+        }
+        Ok(agg)
     }
 }
 
