@@ -38,7 +38,7 @@ pub struct JudgeArgs {
 enum JudgeCommand {
     /// Measure a judge's agreement with human labels.
     Eval(EvalArgs),
-    /// Train the offline `classifier` judge's head on labelled data.
+    /// Train the offline `classifier` judge on labelled data (a head, or a fine-tuned cross-encoder).
     Train(TrainArgs),
 }
 
