@@ -267,17 +267,22 @@ impl CrossEncoder {
             let t = tuned
                 .get(&name)
                 .ok_or_else(|| LocalError::model(source, format!("lacks tensor `{name}`")))?;
-            if let Some(base) = weights.get(&name) {
-                if base.dims() != t.dims() {
-                    return Err(LocalError::model(
-                        source,
-                        format!(
-                            "tensor `{name}` has shape {:?}, expected {:?}",
-                            t.dims(),
-                            base.dims()
-                        ),
-                    ));
-                }
+            let expected: Vec<usize> = match name.as_str() {
+                bert::HEAD_WEIGHT => vec![1, bert::HIDDEN],
+                bert::HEAD_BIAS => vec![1],
+                _ => weights
+                    .get(&name)
+                    .map(|b| b.dims().to_vec())
+                    .unwrap_or_default(),
+            };
+            if t.dims() != expected.as_slice() {
+                return Err(LocalError::model(
+                    source,
+                    format!(
+                        "tensor `{name}` has shape {:?}, expected {expected:?}",
+                        t.dims()
+                    ),
+                ));
             }
             let t = t
                 .to_dtype(DType::F32)
