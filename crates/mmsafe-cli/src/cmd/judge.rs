@@ -53,9 +53,9 @@ struct TrainArgs {
     out: PathBuf,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Hidden units (0 = logistic regression).
-    #[arg(long, default_value_t = 16)]
-    hidden: usize,
+    /// Hidden units of a head (0 = logistic regression) [default: 16].
+    #[arg(long)]
+    hidden: Option<usize>,
     /// Passes over the data [default: 200 for a head, 2 with --finetune-layers].
     #[arg(long)]
     epochs: Option<usize>,
@@ -404,8 +404,8 @@ fn train(a: TrainArgs) -> anyhow::Result<Outcome> {
 fn finetune(a: &TrainArgs, layers: usize, rows: TrainingRows) -> anyhow::Result<Outcome> {
     use mmsafe_local::cross::train::{self as ft, FinetuneConfig, Progress};
     anyhow::ensure!(
-        a.drop.is_empty() && !a.rule_gate && a.dump_features.is_none(),
-        "--drop, --rule-gate and --dump-features apply to a head, not to --finetune-layers \
+        a.hidden.is_none() && a.drop.is_empty() && !a.rule_gate && a.dump_features.is_none(),
+        "--hidden, --drop, --rule-gate and --dump-features apply to a head, not to --finetune-layers \
          (a fine-tuned classifier always lets the refusal rule decide clear refusals)"
     );
     anyhow::ensure!(a.threads >= 1, "--threads must be at least 1");
@@ -485,6 +485,7 @@ fn train_head(a: &TrainArgs, rows: TrainingRows) -> anyhow::Result<Outcome> {
         weights,
         sources,
     } = rows;
+    let hidden = a.hidden.unwrap_or(16);
     let (epochs, lr, weight_decay) = (
         a.epochs.unwrap_or(200),
         a.lr.unwrap_or(2e-3),
@@ -517,7 +518,7 @@ fn train_head(a: &TrainArgs, rows: TrainingRows) -> anyhow::Result<Outcome> {
         drop.extend(block_columns(block, dim)?);
     }
     let cfg = mmsafe_judge::classifier::train::TrainConfig {
-        hidden: a.hidden,
+        hidden,
         epochs,
         lr,
         weight_decay,
@@ -528,7 +529,7 @@ fn train_head(a: &TrainArgs, rows: TrainingRows) -> anyhow::Result<Outcome> {
     let provenance = serde_json::json!({
         "data": sources,
         "seed": a.seed,
-        "hidden": a.hidden,
+        "hidden": hidden,
         "epochs": epochs,
         "lr": lr,
         "weight_decay": weight_decay,
@@ -1033,7 +1034,7 @@ mod tests {
             data,
             out,
             seed: 0,
-            hidden: 16,
+            hidden: None,
             epochs: None,
             lr: None,
             weight_decay: None,
