@@ -101,6 +101,9 @@ pub struct Store {
     known_images: HashSet<String>,
 }
 
+/// How long a writer queues for a store another process is writing.
+const BUSY_WAIT: Duration = Duration::from_secs(60);
+
 impl Store {
     /// Open (creating if needed) and migrate the store at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
@@ -119,9 +122,24 @@ impl Store {
     fn configure(conn: &mut Connection, display: &str) -> Result<()> {
         // Several scans may share one store (CI jobs, parallel runs): writers
         // queue on the lock for up to this long.
-        conn.busy_timeout(Duration::from_secs(60))?;
+        conn.busy_timeout(BUSY_WAIT)?;
         // journal_mode returns a row, so it cannot go through execute_batch.
-        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // Switching a new file to WAL takes an exclusive lock that SQLite does
+        // not queue for (the busy handler is skipped), so scans opening one
+        // new store together would fail with "database is locked": wait here.
+        let started = std::time::Instant::now();
+        loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+                Ok(_) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && started.elapsed() < BUSY_WAIT =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
         schema::migrate(conn, display)
     }

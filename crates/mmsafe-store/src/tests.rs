@@ -179,3 +179,32 @@ fn an_error_that_fails_again_is_replaced_by_the_new_error() {
     assert_eq!(all[0].verdicts.len(), 1);
     assert_eq!(store.count_errors(&run.id).unwrap(), 1);
 }
+
+/// Scans started together (CI jobs sharing `./mmsafe.db`) open a brand-new
+/// file at the same moment: switching it to WAL takes an exclusive lock that
+/// SQLite does not wait for, so opening must wait out a busy store itself.
+#[test]
+fn many_openers_of_a_new_store_all_succeed() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("shared-{round}.db"));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let path = path.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let mut store = Store::open(&path)?;
+                    run(&mut store);
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Err(e) = h.join().unwrap() {
+                panic!("round {round}: {e}");
+            }
+        }
+    }
+}
