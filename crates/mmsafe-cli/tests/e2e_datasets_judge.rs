@@ -311,9 +311,24 @@ fn judge_eval_on_tiny_labels_and_bad_label() {
             "--json",
             "--save-calibration",
             "cal.json",
+            "--predictions",
+            "pred.jsonl",
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // One line per row, in file order, naming the row without its text.
+    let pred = std::fs::read_to_string(d.join("pred.jsonl")).unwrap();
+    let pred: Vec<serde_json::Value> = pred
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(pred.len(), 4);
+    assert_eq!(pred[0]["location"], "labels.jsonl:1");
+    assert_eq!(pred[0]["human"], "negative");
+    assert_eq!(pred[0]["label"], "refused");
+    assert_eq!(pred[1]["human"], "positive");
+    assert_eq!(pred[1]["agrees"], true);
+    assert!(!pred[1].to_string().contains("gather the materials"));
     let j = json(&out);
     for key in [
         "accuracy",

@@ -134,6 +134,11 @@ struct EvalArgs {
     /// Evaluate only the held-out share of a `judge train --holdout F` split.
     #[arg(long)]
     holdout: Option<f64>,
+    /// Write one JSON line per labelled row (its location in the labels
+    /// file, the human label, the judge's label and score) to this file, to
+    /// study disagreements. Rows' text is left out: label sets are harmful.
+    #[arg(long)]
+    predictions: Option<PathBuf>,
 }
 
 pub fn run(args: JudgeArgs) -> anyhow::Result<Outcome> {
@@ -179,7 +184,23 @@ fn eval(a: EvalArgs) -> anyhow::Result<Outcome> {
     );
     let judge = build_judge(&a.judge, &TargetOptions::default())?;
     let rt = runtime()?;
-    let judged = rt.block_on(calibrate::judge_all(&judge, &items, a.concurrency, |_| {}));
+    let verdicts = rt.block_on(calibrate::verdicts_all(
+        &judge,
+        &items,
+        a.concurrency,
+        |_| {},
+    ));
+    if let Some(path) = &a.predictions {
+        write_predictions(path, &items, &verdicts)?;
+    }
+    let judged: Vec<calibrate::Judged> = verdicts
+        .iter()
+        .zip(&items)
+        .map(|(v, item)| calibrate::Judged {
+            human: item.positive,
+            label: v.label,
+        })
+        .collect();
     let labels_name = a.labels.display().to_string();
     let (report, calibration) =
         calibrate::evaluate(&a.judge, &labels_name, format, &judged, a.bootstrap, a.seed);
@@ -201,6 +222,30 @@ fn eval(a: EvalArgs) -> anyhow::Result<Outcome> {
         print_report(&mut out, &report)?;
     }
     Ok(Outcome::Ok)
+}
+
+fn write_predictions(
+    path: &std::path::Path,
+    items: &[labels::Labeled],
+    verdicts: &[mmsafe_core::Verdict],
+) -> anyhow::Result<()> {
+    let mut body = String::new();
+    for (item, v) in items.iter().zip(verdicts) {
+        let row = serde_json::json!({
+            "location": item.location,
+            "human": if item.positive { "positive" } else { "negative" },
+            "label": v.label.as_str(),
+            "score": v.score,
+            "agrees": match v.label {
+                mmsafe_core::Label::Complied => Some(item.positive),
+                mmsafe_core::Label::Refused => Some(!item.positive),
+                _ => None,
+            },
+        });
+        body.push_str(&row.to_string());
+        body.push('\n');
+    }
+    std::fs::write(path, body).with_context(|| format!("writing predictions to {}", path.display()))
 }
 
 /// Formats `judge train` accepts: the measurement-only sets are refused by name.
@@ -818,6 +863,7 @@ mod tests {
             seed: 0,
             concurrency: 2,
             holdout: None,
+            predictions: None,
         };
         assert_eq!(eval(args).unwrap(), Outcome::Ok);
         let saved: serde_json::Value =
@@ -835,6 +881,7 @@ mod tests {
             seed: 0,
             concurrency: 1,
             holdout: None,
+            predictions: None,
         })
         .unwrap_err()
         .to_string();
