@@ -131,7 +131,24 @@ fn read_csv(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> 
     let col = pick_column(file, &headers, column)?.to_string();
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| ierr(file, format!("row {}: {e}", i + 2)))?;
+        // Lines are physical lines of the file (a quoted field may span
+        // several), as an editor shows them.
+        let rec = rec.map_err(|e| {
+            let at = e
+                .position()
+                .map(|p| format!("line {}: ", line_at(&bytes, p.byte())))
+                .unwrap_or_default();
+            let what = match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => format!("{len} fields where the header has {expected_len}"),
+                _ => format!("malformed CSV: {e}"),
+            };
+            ierr(file, format!("{at}{what}"))
+        })?;
+        let line = rec
+            .position()
+            .map_or(i as u64 + 2, |p| line_at(&bytes, p.byte()));
         let pairs: Vec<(String, String)> = headers
             .iter()
             .cloned()
@@ -144,11 +161,24 @@ fn read_csv(file: &Path, column: Option<&str>) -> Result<Vec<Case>, InputError> 
                 .map(|(_, v)| v.clone())
                 .filter(|v| !v.is_empty())
         };
-        let text = get(&col)
-            .ok_or_else(|| ierr(file, format!("row {}: column `{col}` is empty", i + 2)))?;
+        let text =
+            get(&col).ok_or_else(|| ierr(file, format!("line {line}: column `{col}` is empty")))?;
         out.push(make_case(file, i, text, &get, pairs.clone()));
     }
     Ok(out)
+}
+
+/// The physical line (1-based) holding byte `offset`: line breaks are `\n`,
+/// `\r\n` or a lone `\r`, as in [`unclosed_quote`].
+fn line_at(bytes: &[u8], offset: u64) -> u64 {
+    let end = (offset as usize).min(bytes.len());
+    let head = &bytes[..end];
+    let breaks = head
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\r' || (b == b'\n' && (i == 0 || head[i - 1] != b'\r')))
+        .count();
+    breaks as u64 + 1
 }
 
 /// The line on which a quoted field that the file never closes starts.
@@ -277,5 +307,22 @@ mod tests {
         assert_eq!(unclosed_quote(b"a\r\n\"x\r\ny"), Some(2));
         assert_eq!(unclosed_quote(b"a\rb\r\"x"), Some(3));
         assert_eq!(unclosed_quote(b"a,\"x\"\"\",b\n"), None);
+    }
+
+    /// Row errors name the physical line an editor shows, not the record
+    /// number: here a multi-line quoted field (CRLF) comes first.
+    #[test]
+    fn row_errors_name_physical_lines() {
+        let path = write(
+            "lines.csv",
+            "id,question\r\n1,\"one\r\ntwo\r\nthree\"\r\n2,\r\n3,fine\r\n",
+        );
+        let e = read_cases(&path, None).unwrap_err().to_string();
+        assert!(e.contains("line 5: column `question` is empty"), "{e}");
+        let path = write("short.csv", "id,question,hazard\n1,\"a\nb\",x\n2,c\n");
+        let e = read_cases(&path, None).unwrap_err().to_string();
+        assert!(e.contains("line 4: 2 fields where the header has 3"), "{e}");
+        assert_eq!(line_at(b"a\r\nb\rc\nd", 9), 4);
+        assert_eq!(line_at(b"abc", 0), 1);
     }
 }
