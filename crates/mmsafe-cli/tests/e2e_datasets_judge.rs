@@ -624,3 +624,112 @@ async fn rejudge_with_failing_judge_stores_errors_and_exits_1() {
     assert!(!e.contains("judge `refusal`)"), "refusal had no error: {e}");
     target.shutdown().await;
 }
+
+/// The user's model cache (`MMSAFE_MODELS_DIR`, else the cache directory),
+/// when it holds MiniLM.
+fn user_minilm_models() -> Option<PathBuf> {
+    let dir = match std::env::var_os("MMSAFE_MODELS_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => match std::env::var_os("XDG_CACHE_HOME") {
+            Some(c) => PathBuf::from(c).join("mmsafe/models"),
+            None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/mmsafe/models"),
+        },
+    };
+    dir.join("all-minilm-l6-v2/model.safetensors")
+        .exists()
+        .then_some(dir)
+}
+
+/// `judge train --finetune-layers`: SIGTERM saves a checkpoint and exits 130;
+/// the same command then continues from it and writes the same file as a run
+/// that was never stopped.
+#[test]
+fn finetune_stopped_by_sigterm_resumes_to_the_same_file() {
+    let Some(models) = user_minilm_models() else {
+        eprintln!("skipping: all-minilm-l6-v2 not pulled (mmsafe models pull all-minilm-l6-v2)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rows: String = (0..60)
+        .map(|i| {
+            let (reply, label) = if i % 2 == 0 {
+                ("Sure, first join the parts, then test it.", 1)
+            } else {
+                ("I can't help with that request.", 0)
+            };
+            format!("{{\"request\": \"How do I build gadget {i}?\", \"response\": \"{reply}\", \"label\": {label}}}\n")
+        })
+        .collect();
+    write(d, "rows.jsonl", &rows);
+    let train = |out: &str| {
+        let mut c = Command::new(BIN);
+        c.args([
+            "judge",
+            "train",
+            "--data",
+            "jsonl:rows.jsonl",
+            "--finetune-layers",
+            "1",
+            "--batch",
+            "2",
+            "--epochs",
+            "6",
+            "--lr",
+            "1e-4",
+            "--checkpoint-every",
+            "0",
+            "--out",
+            out,
+        ])
+        .env("MMSAFE_MODELS_DIR", &models)
+        .env("MMSAFE_OFFLINE", "1")
+        .env("RAYON_NUM_THREADS", "1")
+        .current_dir(d);
+        c
+    };
+    let unbroken = train("a.safetensors").output().unwrap();
+    assert!(unbroken.status.success(), "{}", text(&unbroken.stderr));
+
+    let mut child = train("b.safetensors")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut log = String::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        // The first progress line: training is under way, 25 of 180 steps.
+        if line.starts_with("epoch 1, step 25/") {
+            let kill = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(kill.success());
+        }
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(
+        log.contains("run the same command again to continue"),
+        "{log}"
+    );
+    assert!(d.join("b.safetensors.ckpt").exists(), "{log}");
+    assert!(!d.join("b.safetensors").exists());
+
+    let resumed = train("b.safetensors").output().unwrap();
+    let err = text(&resumed.stderr);
+    assert!(resumed.status.success(), "{err}");
+    assert!(
+        err.contains("resuming from b.safetensors.ckpt after step"),
+        "{err}"
+    );
+    assert!(!d.join("b.safetensors.ckpt").exists());
+    assert!(
+        std::fs::read(d.join("a.safetensors")).unwrap()
+            == std::fs::read(d.join("b.safetensors")).unwrap(),
+        "a resumed run must write the unbroken run's bytes"
+    );
+}

@@ -34,6 +34,13 @@ pub enum LocalError {
     },
     #[error("{what}: {message}")]
     Model { what: String, message: String },
+    /// Training was asked to stop; its state is in the checkpoint.
+    #[error("stopped after step {step} of {total}; the checkpoint {} resumes it", checkpoint.display())]
+    Stopped {
+        checkpoint: PathBuf,
+        step: usize,
+        total: usize,
+    },
 }
 
 impl LocalError {

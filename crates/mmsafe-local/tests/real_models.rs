@@ -207,7 +207,7 @@ async fn local_target_answers_text_and_image_requests() {
 #[test]
 fn cross_encoder_finetunes_reproducibly_and_loads_back() {
     use mmsafe_core::PairScorer;
-    use mmsafe_local::cross::train::{finetune, Example, FinetuneConfig};
+    use mmsafe_local::cross::train::{finetune, Checkpointing, Example, FinetuneConfig, Progress};
     use mmsafe_local::cross::CrossEncoder;
     let Some(dir) = common::model_dir(catalog::MINILM) else {
         return;
@@ -241,15 +241,95 @@ fn cross_encoder_finetunes_reproducibly_and_loads_back() {
     let compute = Compute::new(1);
     let provenance = serde_json::json!({"test": true});
     let mut steps = 0;
-    let a = finetune(&dir, &examples, &cfg, &compute, &provenance, |p| {
-        if matches!(p, mmsafe_local::cross::train::Progress::Step { .. }) {
+    let a = finetune(&dir, &examples, &cfg, &compute, &provenance, None, |p| {
+        if matches!(p, Progress::Step { .. }) {
             steps += 1;
         }
     })
     .unwrap();
     assert_eq!(steps, 4 * 6);
-    let b = finetune(&dir, &examples, &cfg, &compute, &provenance, |_| {}).unwrap();
+    let b = finetune(&dir, &examples, &cfg, &compute, &provenance, None, |_| {}).unwrap();
     assert!(a == b, "same data and seed must give the same bytes");
+
+    // Stopped after step 7 (checkpoints every 5 steps and at the stop), then
+    // resumed: the same bytes as the unbroken run, and the checkpoint is gone.
+    let tmp = tempfile::tempdir().unwrap();
+    let ckpt = tmp.path().join("toy.safetensors.ckpt");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let checkpointing = Checkpointing {
+        path: &ckpt,
+        every: 5,
+        stop: Some(&stop),
+    };
+    let stopped = finetune(
+        &dir,
+        &examples,
+        &cfg,
+        &compute,
+        &provenance,
+        Some(&checkpointing),
+        |p| {
+            if matches!(p, Progress::Step { step: 7, .. }) {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        },
+    );
+    match stopped {
+        Err(mmsafe_local::LocalError::Stopped {
+            step: 7, total: 24, ..
+        }) => {}
+        other => panic!(
+            "expected a stop after step 7, got {:?}",
+            other.map(|b| b.len())
+        ),
+    }
+    assert!(ckpt.exists());
+    // Another run's checkpoint is refused, not applied.
+    let other_seed = FinetuneConfig {
+        seed: 6,
+        ..cfg.clone()
+    };
+    let err = finetune(
+        &dir,
+        &examples,
+        &other_seed,
+        &compute,
+        &provenance,
+        Some(&Checkpointing {
+            stop: None,
+            ..checkpointing
+        }),
+        |_| {},
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("other data or settings"), "{err}");
+    let mut resumed_at = None;
+    let c = finetune(
+        &dir,
+        &examples,
+        &cfg,
+        &compute,
+        &provenance,
+        Some(&Checkpointing {
+            path: &ckpt,
+            every: 5,
+            stop: None,
+        }),
+        |p| {
+            if let Progress::Resumed { step, .. } = p {
+                resumed_at = Some(step);
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(resumed_at, Some(7));
+    assert!(
+        a == c,
+        "a resumed run must end with the unbroken run's bytes"
+    );
+    assert!(!ckpt.exists());
 
     let model = CrossEncoder::load(&dir, &a, "toy.safetensors", Compute::new(1)).unwrap();
     assert_eq!(model.card().first_trained_layer, 5);
@@ -291,9 +371,17 @@ fn cross_encoder_finetunes_reproducibly_and_loads_back() {
         .unwrap()
         .to_string();
     assert!(err.contains("bad.safetensors"), "{err}");
-    let err = finetune(&dir, &examples[..1], &cfg, &compute, &provenance, |_| {})
-        .err()
-        .unwrap()
-        .to_string();
+    let err = finetune(
+        &dir,
+        &examples[..1],
+        &cfg,
+        &compute,
+        &provenance,
+        None,
+        |_| {},
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(err.contains("one class"), "{err}");
 }

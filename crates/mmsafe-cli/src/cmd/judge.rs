@@ -79,6 +79,11 @@ struct TrainArgs {
     /// Fine-tuning: compute threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Fine-tuning: save the run's state to `OUT.ckpt` every N steps (0:
+    /// only when stopped by Ctrl-C or SIGTERM). Re-running the same command
+    /// continues from it and ends with the same file as an unbroken run.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    checkpoint_every: usize,
     /// Keep at most N rows of a data file or format, a seeded sample:
     /// NAME=N where NAME is a file name (`train.csv`) or a format (repeatable).
     #[arg(long = "max-rows")]
@@ -496,23 +501,52 @@ fn finetune(a: &TrainArgs, layers: usize, rows: TrainingRows) -> anyhow::Result<
     let base = mmsafe_local::minilm_dir().map_err(|e| anyhow::anyhow!("{e}"))?;
     let compute = mmsafe_local::Compute::new(a.threads);
     let started = std::time::Instant::now();
-    let bytes = ft::finetune(&base, &examples, &cfg, &compute, &provenance, |p| match p {
-        Progress::Frozen { done, total } if done == total || done % 1024 < 32 => eprintln!(
-            "frozen layers: {done}/{total} rows ({:.0}s)",
-            started.elapsed().as_secs_f64()
-        ),
-        Progress::Step {
-            epoch,
-            step,
-            total,
-            loss,
-        } if step % 25 == 0 || step == total => eprintln!(
-            "epoch {epoch}, step {step}/{total}: loss {loss:.4} ({:.0}s)",
-            started.elapsed().as_secs_f64()
-        ),
-        _ => {}
-    })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let checkpoint = checkpoint_path(&a.out);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The runtime only hosts the signal listener; it lives until training ends.
+    let rt = runtime()?;
+    rt.spawn(stop_on_signal(stop.clone()));
+    let checkpointing = ft::Checkpointing {
+        path: &checkpoint,
+        every: a.checkpoint_every,
+        stop: Some(&stop),
+    };
+    let result = ft::finetune(
+        &base,
+        &examples,
+        &cfg,
+        &compute,
+        &provenance,
+        Some(&checkpointing),
+        |p| match p {
+            Progress::Frozen { done, total } if done == total || done % 1024 < 32 => eprintln!(
+                "frozen layers: {done}/{total} rows ({:.0}s)",
+                started.elapsed().as_secs_f64()
+            ),
+            Progress::Resumed { step, total } => eprintln!(
+                "resuming from {} after step {step}/{total}",
+                checkpoint.display()
+            ),
+            Progress::Step {
+                epoch,
+                step,
+                total,
+                loss,
+            } if step % 25 == 0 || step == total => eprintln!(
+                "epoch {epoch}, step {step}/{total}: loss {loss:.4} ({:.0}s)",
+                started.elapsed().as_secs_f64()
+            ),
+            _ => {}
+        },
+    );
+    let bytes = match result {
+        Ok(bytes) => bytes,
+        Err(e @ mmsafe_local::LocalError::Stopped { .. }) => {
+            eprintln!("{e}: run the same command again to continue");
+            return Ok(Outcome::Interrupted);
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    };
     std::fs::write(&a.out, &bytes).with_context(|| format!("writing {}", a.out.display()))?;
     eprintln!(
         "wrote {} ({} rows, {:.1} MB, {:.0}s)",
@@ -522,6 +556,38 @@ fn finetune(a: &TrainArgs, layers: usize, rows: TrainingRows) -> anyhow::Result<
         started.elapsed().as_secs_f64()
     );
     Ok(Outcome::Ok)
+}
+
+/// `model.safetensors` → `model.safetensors.ckpt`, beside the output.
+fn checkpoint_path(out: &std::path::Path) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".ckpt");
+    PathBuf::from(name)
+}
+
+/// Ctrl-C (or SIGTERM, as CI runners send) asks training to save and stop
+/// after the current step; a second Ctrl-C quits at once.
+async fn stop_on_signal(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => if r.is_err() { return },
+        _ = term => {}
+    }
+    eprintln!("stopping after this step and saving a checkpoint… (Ctrl-C again to quit at once)");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(i32::from(crate::exit::INTERRUPTED));
+    }
 }
 
 fn train_head(a: &TrainArgs, rows: TrainingRows) -> anyhow::Result<Outcome> {
@@ -1089,6 +1155,7 @@ mod tests {
             batch: 16,
             warmup: 50,
             threads: 1,
+            checkpoint_every: 50,
             max_rows: Vec::new(),
             holdout: 0.0,
             dump_features: None,

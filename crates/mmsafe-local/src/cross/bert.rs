@@ -80,6 +80,15 @@ impl Dropout {
         }
     }
 
+    /// Position in the mask stream, to resume it from a checkpoint.
+    pub fn position(&self) -> u128 {
+        self.rng.get_word_pos()
+    }
+
+    pub fn set_position(&mut self, pos: u128) {
+        self.rng.set_word_pos(pos);
+    }
+
     fn apply(&mut self, x: &Tensor) -> Result<Tensor> {
         if self.p <= 0.0 {
             return Ok(x.clone());

@@ -8,7 +8,9 @@
 //! and embeddings come from the cached base model, so the shipped file stays
 //! a few megabytes.
 
+mod adamw;
 pub mod bert;
+pub mod checkpoint;
 pub mod train;
 
 use crate::error::LocalError;

@@ -6,15 +6,17 @@
 //! in a seeded order; weights, head and dropout masks come from seeded
 //! streams, so the same data, seed and thread count give the same file.
 
+use super::adamw::AdamW;
 use super::bert::{self, Dropout, Weights};
+use super::checkpoint::{self, Checkpoint};
 use super::{load_base, pad_batch, Card, Encoded};
 use crate::error::LocalError;
 use crate::threads::Compute;
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One labelled (request, reply) pair.
 #[derive(Debug, Clone)]
@@ -65,6 +67,8 @@ impl Default for FinetuneConfig {
 pub enum Progress {
     /// Frozen layers computed for this many examples.
     Frozen { done: usize, total: usize },
+    /// Continuing from a checkpoint after `step` of `total` steps.
+    Resumed { step: usize, total: usize },
     /// A training step finished; `loss` is a running mean over recent steps.
     Step {
         epoch: usize,
@@ -151,6 +155,18 @@ fn state_batch(states: &[&Vec<f32>]) -> candle_core::Result<(Tensor, Tensor)> {
     ))
 }
 
+/// Saving a run as it goes, so a stopped or killed run can continue.
+pub struct Checkpointing<'a> {
+    /// The checkpoint file. A run that finds one of its own here continues
+    /// from it; the file is removed when the run finishes.
+    pub path: &'a Path,
+    /// Save after every this many steps (and when stopped).
+    pub every: usize,
+    /// When set (by a Ctrl-C handler, say), save after the current step and
+    /// return [`LocalError::Stopped`].
+    pub stop: Option<&'a AtomicBool>,
+}
+
 /// Fine-tune on `examples`, returning the file's bytes (safetensors, f16,
 /// with a [`Card`] whose provenance is `provenance`).
 pub fn finetune(
@@ -159,6 +175,7 @@ pub fn finetune(
     cfg: &FinetuneConfig,
     compute: &Compute,
     provenance: &serde_json::Value,
+    checkpointing: Option<&Checkpointing>,
     mut progress: impl FnMut(Progress),
 ) -> Result<Vec<u8>, LocalError> {
     let bad = |m: String| LocalError::model("fine-tuning", m);
@@ -229,26 +246,67 @@ pub fn finetune(
         weights.insert(name.clone(), v.as_tensor().clone());
         vars.push(v);
     }
-    let mut opt = AdamW::new(
-        vars.clone(),
-        ParamsAdamW {
-            lr: cfg.lr,
-            weight_decay: cfg.weight_decay,
-            ..Default::default()
-        },
-    )
-    .map_err(err)?;
+    let mut opt = AdamW::new(vars.clone(), cfg.lr, cfg.weight_decay).map_err(err)?;
 
     let mut by_len: Vec<usize> = (0..examples.len()).collect();
     by_len.sort_by_key(|&i| states[i].len());
     let mut batches: Vec<Vec<usize>> = by_len.chunks(cfg.batch).map(<[usize]>::to_vec).collect();
     let total = batches.len() * cfg.epochs;
     let mut dropout = Dropout::new(cfg.dropout, cfg.seed.wrapping_add(1));
+
+    let fingerprint = run_fingerprint(examples, cfg, compute, provenance);
+    let mut resume_at = 0;
+    if let Some(c) = checkpointing.filter(|c| c.path.exists()) {
+        let saved = Checkpoint::load(c.path, &trained)?;
+        if saved.fingerprint != fingerprint {
+            return Err(bad(format!(
+                "{} was saved by a run with other data or settings; delete it to start over",
+                c.path.display()
+            )));
+        }
+        let moments = saved
+            .tensors
+            .iter()
+            .map(|(_, _, m, v)| (m.clone(), v.clone()))
+            .collect::<Vec<_>>();
+        for (v, (_, w, _, _)) in vars.iter().zip(&saved.tensors) {
+            v.set(w).map_err(err)?;
+        }
+        opt.restore(saved.step, &moments).map_err(err)?;
+        dropout.set_position(saved.dropout_pos);
+        resume_at = saved.step;
+        progress(Progress::Resumed {
+            step: resume_at,
+            total,
+        });
+    }
+    let save = |opt: &AdamW, dropout: &Dropout, path: &Path| -> Result<(), LocalError> {
+        let tensors = trained
+            .iter()
+            .zip(&vars)
+            .zip(opt.moments())
+            .map(|((name, v), (m, s))| (name.clone(), v.as_tensor().clone(), m.clone(), s.clone()))
+            .collect();
+        Checkpoint {
+            fingerprint: fingerprint.clone(),
+            step: opt.steps(),
+            dropout_pos: dropout.position(),
+            tensors,
+        }
+        .save(path)
+    };
+
     let mut recent = std::collections::VecDeque::with_capacity(50);
     let mut step = 0;
     for epoch in 0..cfg.epochs {
+        // The order is replayed from the seed even for epochs a resumed run
+        // skips: each epoch shuffles the previous epoch's order.
         batches.shuffle(&mut rng);
         for batch in &batches {
+            if step < resume_at {
+                step += 1;
+                continue;
+            }
             let loss = compute
                 .run(|| -> candle_core::Result<f32> {
                     let rows: Vec<&Vec<f32>> = batch.iter().map(|&i| &states[i]).collect();
@@ -304,6 +362,19 @@ pub fn finetune(
                 total,
                 loss: recent.iter().sum::<f32>() / recent.len() as f32,
             });
+            if let Some(c) = checkpointing {
+                let stop = c.stop.is_some_and(|s| s.load(Ordering::Relaxed));
+                if stop || (c.every > 0 && step % c.every == 0 && step < total) {
+                    save(&opt, &dropout, c.path)?;
+                }
+                if stop {
+                    return Err(LocalError::Stopped {
+                        checkpoint: c.path.to_path_buf(),
+                        step,
+                        total,
+                    });
+                }
+            }
         }
     }
 
@@ -322,8 +393,37 @@ pub fn finetune(
     // Sorted names: the same weights always serialise to the same bytes.
     let mut named: Vec<(String, Tensor)> = out.into_iter().collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
-    safetensors::serialize(named, Some(card.to_metadata()))
-        .map_err(|e| bad(format!("writing weights: {e}")))
+    let bytes = safetensors::serialize(named, Some(card.to_metadata()))
+        .map_err(|e| bad(format!("writing weights: {e}")))?;
+    if let Some(c) = checkpointing.filter(|c| c.path.exists()) {
+        std::fs::remove_file(c.path).map_err(|e| LocalError::io(c.path, e))?;
+    }
+    Ok(bytes)
+}
+
+/// Names one run: the examples, the recipe, the thread count (it changes
+/// the floating-point sums) and the provenance the file will carry.
+fn run_fingerprint(
+    examples: &[Example],
+    cfg: &FinetuneConfig,
+    compute: &Compute,
+    provenance: &serde_json::Value,
+) -> String {
+    let mut data = Vec::new();
+    for e in examples {
+        for part in [e.request.as_bytes(), e.reply.as_bytes()] {
+            data.extend((part.len() as u64).to_le_bytes());
+            data.extend(part);
+        }
+        data.push(u8::from(e.harmful));
+        data.extend(e.weight.to_le_bytes());
+    }
+    checkpoint::fingerprint(&[
+        &data,
+        format!("{cfg:?}").as_bytes(),
+        &compute.threads().to_le_bytes(),
+        provenance.to_string().as_bytes(),
+    ])
 }
 
 #[cfg(test)]
