@@ -1097,6 +1097,80 @@ async fn concurrent_scans_share_one_store() {
     server.shutdown().await;
 }
 
+/// A run has one writer: resuming a run while its scan still runs is refused
+/// (it would send every pending case twice), and works once the scan ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_run_cannot_be_resumed_twice() {
+    let server = MockServer::start(
+        MockConfig::default()
+            .reply(Reply::refuse_harmful())
+            .latency(std::time::Duration::from_millis(100)),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let rows: String = (0..20)
+        .map(|i| format!("How to pick lock {i}?\n"))
+        .collect();
+    write(&d, "slow.csv", &format!("prompt\n{rows}"));
+    let t = server.target_spec();
+    let mut first = cmd(&d);
+    first
+        .args([
+            "scan",
+            "--target",
+            &t,
+            "--suite",
+            "csv:slow.csv",
+            "--store",
+            "s.db",
+            "--run-name",
+            "slow",
+            "--no-cache",
+            "--concurrency",
+            "1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let first = first.spawn().unwrap();
+    // The lock file appears once the run exists and its scan holds it.
+    let lock_held = || {
+        std::fs::read_dir(&d).unwrap().any(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().to_string();
+            name.starts_with("s.db-run-") && name.ends_with(".lock")
+        })
+    };
+    let waited = std::time::Instant::now();
+    while !lock_held() {
+        assert!(
+            waited.elapsed().as_secs() < 30,
+            "the first scan never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let second = run_in(&d, &["scan", "--resume", "slow", "--store", "s.db"]).await;
+    assert_eq!(second.status.code(), Some(1), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stderr).contains("is being written by another mmsafe process"),
+        "{}",
+        text(&second.stderr)
+    );
+    let first = tokio::task::spawn_blocking(move || first.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(!lock_held(), "the lock file is removed when the scan ends");
+    let again = run_in(&d, &["scan", "--resume", "slow", "--store", "s.db"]).await;
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let out = run_in(&d, &["runs", "list", "--store", "s.db", "--json"]).await;
+    let runs = json(&out);
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    assert_eq!(runs[0]["attempts"], 20, "{runs}");
+    assert_eq!(server.request_count(), 20, "no case was sent twice");
+    server.shutdown().await;
+}
+
 /// Built-in rendered suites go through the same path: the privacy suite's
 /// document images reach the target; the fairness metric appears in the summary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@
 
 mod cases;
 pub mod model;
+mod run_lock;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ pub use model::{
     attempt_key, base_case_id, AttemptError, NewAttempt, NewCase, NewRun, Plan, RequestSummary,
     Run, RunStatus, RunSummary, StoredAttempt,
 };
+pub use run_lock::RunLock;
 pub use schema::SCHEMA_VERSION;
 
 use mmsafe_core::{Case, Expect, FinishReason, Hazard, Label, Response, Usage, Verdict};
@@ -57,6 +59,20 @@ pub enum StoreError {
     },
     #[error("store {path}: {what}")]
     Corrupt { path: String, what: String },
+    #[error("store {path}: run `{run}` is being written by another mmsafe process (it holds {lock}); wait for it to end or stop it, then resume")]
+    RunBusy {
+        path: String,
+        run: String,
+        lock: String,
+    },
+    #[error("store {path}: cannot lock run `{run}` ({lock}): {source}")]
+    Lock {
+        path: String,
+        run: String,
+        lock: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {

@@ -208,3 +208,27 @@ fn many_openers_of_a_new_store_all_succeed() {
         }
     }
 }
+
+#[test]
+fn a_run_has_one_writer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let mut store = Store::open(&path).unwrap();
+    let r = run(&mut store);
+    let other = Store::open(&path).unwrap();
+    let held = store.lock_run(&r.id).unwrap();
+    let lock_file = dir.path().join(format!("s.db-run-{}.lock", r.id));
+    assert!(lock_file.exists());
+    match other.lock_run(&r.id) {
+        Err(e @ StoreError::RunBusy { .. }) => {
+            assert!(e.to_string().contains(&r.id), "{e}");
+        }
+        other => panic!("expected RunBusy, got {other:?}"),
+    }
+    // Another run of the same store is not affected.
+    let r2 = run(&mut store);
+    drop(other.lock_run(&r2.id).unwrap());
+    drop(held);
+    assert!(!lock_file.exists());
+    drop(other.lock_run(&r.id).unwrap());
+}

@@ -242,12 +242,16 @@ pub(crate) async fn execute(
     // Absolute, because a resume may change directory (below).
     let store_path = std::path::absolute(args.store_path())
         .with_context(|| format!("bad store path {}", args.store_path().display()))?;
+    // A run has one writer at a time: the lock is held until the scan ends,
+    // because a second scan of the run would send every pending case again.
+    let mut run_lock = None;
     let (resumed, mut plan, seed) = match &args.resume {
         Some(q) => {
             let store = open_existing_store(&store_path)?;
             let run = store.resolve_run(q)?;
             check_resume_flags(args, &run)?;
             if !args.dry_run {
+                run_lock = Some(store.lock_run(&run.id)?);
                 announce_resume(&store, &run, args.retry_errors)?;
             }
             enter_run_dir(&run)?;
@@ -361,6 +365,10 @@ pub(crate) async fn execute(
             seed,
             versions: versions(target.info().model.as_str()),
         })?,
+    };
+    let _run_lock = match run_lock {
+        Some(lock) => lock,
+        None => store.lock_run(&run.id)?,
     };
     tracing::info!(run = %run.id, store = %store_path.display(), "scan started");
     let scan = Scan {
