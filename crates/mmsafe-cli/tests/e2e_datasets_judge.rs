@@ -389,6 +389,24 @@ fn judge_eval_on_tiny_labels_and_bad_label() {
         ],
     );
     assert_ne!(out.status.code(), Some(0));
+    // A missing output folder is reported before any training.
+    let out = mmsafe(
+        d,
+        &[
+            "judge",
+            "train",
+            "--data",
+            "jsonl:labels.jsonl",
+            "--out",
+            "no/such/dir/head.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the folder no/such/dir does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// `--labels DIR` reads every `.csv`/`.json`/`.jsonl` in it, like

@@ -444,6 +444,17 @@ fn train(a: TrainArgs) -> anyhow::Result<Outcome> {
     for block in &a.drop {
         block_columns(block, 1)?;
     }
+    // Before minutes of training, not after.
+    let out_dir = match a.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    anyhow::ensure!(
+        out_dir.is_dir(),
+        "--out {}: the folder {} does not exist",
+        a.out.display(),
+        out_dir.display()
+    );
     let rows = load_training_rows(&a)?;
     match a.finetune_layers {
         Some(layers) => finetune(&a, layers, rows),
