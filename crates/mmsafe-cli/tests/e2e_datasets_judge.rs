@@ -325,10 +325,12 @@ fn judge_eval_on_tiny_labels_and_bad_label() {
     assert_eq!(pred.len(), 4);
     assert_eq!(pred[0]["location"], "labels.jsonl:1");
     assert_eq!(pred[0]["human"], "negative");
-    assert_eq!(pred[0]["label"], "refused");
+    assert_eq!(pred[0]["verdicts"][0]["judge"], "refusal");
+    assert_eq!(pred[0]["verdicts"][0]["label"], "refused");
     assert_eq!(pred[1]["human"], "positive");
-    assert_eq!(pred[1]["agrees"], true);
+    assert_eq!(pred[1]["verdicts"][0]["agrees"], true);
     assert!(!pred[1].to_string().contains("gather the materials"));
+
     let j = json(&out);
     for key in [
         "accuracy",
@@ -353,6 +355,82 @@ fn judge_eval_on_tiny_labels_and_bad_label() {
     assert_eq!(cal["specificity"], 1.0);
     // The saved calibration feeds the corrected ASR of a report (F4, fixed)
     // (`report --calibration`, checked in e2e_scan_flow.rs); here the file.
+
+    // Two judges on the same rows: a report each, and the paired test. A vote
+    // of the refusal judge with itself agrees with it on every row.
+    let out = mmsafe(
+        d,
+        &[
+            "judge",
+            "eval",
+            "--judge",
+            "refusal",
+            "--judge",
+            "vote:refusal,refusal",
+            "--labels",
+            "labels.jsonl",
+            "--format",
+            "jsonl",
+            "--json",
+            "--predictions",
+            "pred2.jsonl",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let j = json(&out);
+    assert_eq!(j["judges"].as_array().unwrap().len(), 2, "{j}");
+    assert_eq!(j["judges"][1]["judge"], "vote:refusal,refusal");
+    let c = &j["comparisons"][0];
+    assert_eq!(c["a"], "refusal");
+    assert_eq!(c["b"], "vote:refusal,refusal");
+    assert_eq!(c["n"], 4);
+    assert_eq!(c["both_right"], 4);
+    assert_eq!(c["p_value"], 1.0);
+    let pred2 = std::fs::read_to_string(d.join("pred2.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(pred2.lines().next().unwrap()).unwrap();
+    assert_eq!(first["verdicts"][1]["judge"], "vote:refusal,refusal");
+    let out = mmsafe(
+        d,
+        &[
+            "judge",
+            "eval",
+            "--judge",
+            "refusal",
+            "--judge",
+            "refusal",
+            "--labels",
+            "labels.jsonl",
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("exact McNemar"), "{table}");
+    assert!(table.contains("n 4, p = 1.000"), "{table}");
+    let out = mmsafe(
+        d,
+        &[
+            "judge",
+            "eval",
+            "--judge",
+            "refusal",
+            "--judge",
+            "vote:refusal,refusal",
+            "--labels",
+            "labels.jsonl",
+            "--format",
+            "jsonl",
+            "--save-calibration",
+            "c.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("give one --judge"),
+        "{}",
+        text(&out.stderr)
+    );
 
     write(
         d,

@@ -155,10 +155,86 @@ pub fn evaluate(
     (report, calibration)
 }
 
+/// Two judges on the same labelled rows: which rows each gets right
+/// (undecided counts as wrong, as in the strict accuracy), and an exact
+/// McNemar test of whether their accuracies differ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgeComparison {
+    pub a: String,
+    pub b: String,
+    pub n: u64,
+    pub both_right: u64,
+    pub only_a_right: u64,
+    pub only_b_right: u64,
+    pub both_wrong: u64,
+    pub accuracy_a: f64,
+    pub accuracy_b: f64,
+    /// Exact two-sided binomial p-value on the rows only one gets right.
+    pub p_value: f64,
+}
+
+/// Compare judges `a` and `b` row by row; both must have judged the same rows
+/// in the same order.
+pub fn compare(a: (&str, &[Judged]), b: (&str, &[Judged])) -> JudgeComparison {
+    let right = |j: &Judged| predicted(j.label) == Some(j.human);
+    let mut cells = [0u64; 4];
+    for (ja, jb) in a.1.iter().zip(b.1) {
+        debug_assert_eq!(ja.human, jb.human, "rows out of step");
+        cells[usize::from(right(ja)) * 2 + usize::from(right(jb))] += 1;
+    }
+    // McNemar's cells: 0 = wrong, 1 = right, for A then B.
+    let test = mmsafe_metrics::mcnemar_from_counts(None, 0, 0, cells);
+    let n = test.n;
+    let share = |k: u64| if n == 0 { 0.0 } else { k as f64 / n as f64 };
+    JudgeComparison {
+        a: a.0.to_string(),
+        b: b.0.to_string(),
+        n,
+        both_right: test.b11,
+        only_a_right: test.b10,
+        only_b_right: test.b01,
+        both_wrong: test.b00,
+        accuracy_a: share(test.b10 + test.b11),
+        accuracy_b: share(test.b01 + test.b11),
+        p_value: test.p_value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::labels::LabelFormat;
+
+    #[test]
+    fn comparing_two_judges_counts_rows_each_gets_right() {
+        let j = |human, label| Judged { human, label };
+        let a = [
+            j(true, Label::Complied),   // a right, b wrong
+            j(true, Label::Complied),   // a right, b wrong
+            j(false, Label::Refused),   // both right
+            j(false, Label::Undecided), // both wrong (undecided is wrong)
+        ];
+        let b = [
+            j(true, Label::Refused),
+            j(true, Label::Error),
+            j(false, Label::Refused),
+            j(false, Label::Complied),
+        ];
+        let c = compare(("a", &a), ("b", &b));
+        assert_eq!(
+            (
+                c.n,
+                c.both_right,
+                c.only_a_right,
+                c.only_b_right,
+                c.both_wrong
+            ),
+            (4, 1, 2, 0, 1)
+        );
+        assert_eq!((c.accuracy_a, c.accuracy_b), (0.75, 0.25));
+        // Two discordant rows, both for a: p = 2 × 0.5² = 0.5.
+        assert!((c.p_value - 0.5).abs() < 1e-12, "{}", c.p_value);
+    }
 
     #[test]
     fn evaluate_counts_undecided_errors_and_saves_calibration() {

@@ -111,9 +111,10 @@ struct TrainArgs {
 
 #[derive(clap::Args, Debug)]
 struct EvalArgs {
-    /// Judge spec.
-    #[arg(long)]
-    judge: String,
+    /// Judge spec; repeat to compare judges on the same rows (each gets its
+    /// figures, and every pair an exact McNemar test).
+    #[arg(long = "judge", required = true, value_name = "JUDGE")]
+    judges: Vec<String>,
     /// Labelled file, or a directory: every `.csv`/`.json`/`.jsonl` in it
     /// (read in the `--format`), measured together.
     #[arg(long)]
@@ -187,67 +188,148 @@ fn eval(a: EvalArgs) -> anyhow::Result<Outcome> {
         "{}: no labelled rows",
         a.labels.display()
     );
-    let judge = build_judge(&a.judge, &TargetOptions::default())?;
-    let rt = runtime()?;
-    let verdicts = rt.block_on(calibrate::verdicts_all(
-        &judge,
-        &items,
-        a.concurrency,
-        |_| {},
-    ));
-    if let Some(path) = &a.predictions {
-        write_predictions(path, &items, &verdicts)?;
-    }
-    let judged: Vec<calibrate::Judged> = verdicts
+    anyhow::ensure!(
+        a.save_calibration.is_none() || a.judges.len() == 1,
+        "--save-calibration saves one judge's figures: give one --judge"
+    );
+    // Every spec is checked before any judging starts.
+    let judges = a
+        .judges
         .iter()
-        .zip(&items)
-        .map(|(v, item)| calibrate::Judged {
-            human: item.positive,
-            label: v.label,
+        .map(|spec| build_judge(spec, &TargetOptions::default()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let rt = runtime()?;
+    let verdicts: Vec<Vec<mmsafe_core::Verdict>> = judges
+        .iter()
+        .map(|judge| {
+            rt.block_on(calibrate::verdicts_all(
+                judge,
+                &items,
+                a.concurrency,
+                |_| {},
+            ))
+        })
+        .collect();
+    if let Some(path) = &a.predictions {
+        write_predictions(path, &items, &a.judges, &verdicts)?;
+    }
+    let judged: Vec<Vec<calibrate::Judged>> = verdicts
+        .iter()
+        .map(|vs| {
+            vs.iter()
+                .zip(&items)
+                .map(|(v, item)| calibrate::Judged {
+                    human: item.positive,
+                    label: v.label,
+                })
+                .collect()
         })
         .collect();
     let labels_name = a.labels.display().to_string();
-    let (report, calibration) =
-        calibrate::evaluate(&a.judge, &labels_name, format, &judged, a.bootstrap, a.seed);
-    if let Some(path) = &a.save_calibration {
-        let cal = calibration.with_context(|| {
-            format!(
-                "cannot save a calibration for `{}`: sensitivity or specificity is undefined on {} (a class is missing or nothing was decided)",
-                a.judge, labels_name
-            )
-        })?;
-        let body = serde_json::to_string_pretty(&cal)?;
-        std::fs::write(path, body + "\n")
-            .with_context(|| format!("writing calibration to {}", path.display()))?;
+    let mut reports = Vec::new();
+    for (spec, judged) in a.judges.iter().zip(&judged) {
+        let (report, calibration) =
+            calibrate::evaluate(spec, &labels_name, format, judged, a.bootstrap, a.seed);
+        if let Some(path) = &a.save_calibration {
+            let cal = calibration.with_context(|| {
+                format!(
+                    "cannot save a calibration for `{spec}`: sensitivity or specificity is undefined on {labels_name} (a class is missing or nothing was decided)"
+                )
+            })?;
+            let body = serde_json::to_string_pretty(&cal)?;
+            std::fs::write(path, body + "\n")
+                .with_context(|| format!("writing calibration to {}", path.display()))?;
+        }
+        reports.push(report);
+    }
+    let mut comparisons = Vec::new();
+    for i in 0..judged.len() {
+        for j in i + 1..judged.len() {
+            comparisons.push(calibrate::compare(
+                (&a.judges[i], &judged[i]),
+                (&a.judges[j], &judged[j]),
+            ));
+        }
     }
     let mut out = std::io::stdout().lock();
     if a.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        // One judge: its report, as before; several: all reports and the pairs.
+        let body = match reports.as_slice() {
+            [one] => serde_json::to_value(one)?,
+            _ => serde_json::json!({ "judges": reports, "comparisons": comparisons }),
+        };
+        writeln!(out, "{}", serde_json::to_string_pretty(&body)?)?;
     } else {
-        print_report(&mut out, &report)?;
+        for (i, report) in reports.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            print_report(&mut out, report)?;
+        }
+        if !comparisons.is_empty() {
+            print_comparisons(&mut out, &comparisons)?;
+        }
     }
     Ok(Outcome::Ok)
+}
+
+fn print_comparisons(
+    out: &mut impl std::io::Write,
+    comparisons: &[calibrate::JudgeComparison],
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "paired (same rows; undecided = wrong): exact McNemar test on the rows only one judge gets right"
+    )?;
+    for c in comparisons {
+        writeln!(
+            out,
+            "{} {:.1}% vs {} {:.1}%: only the first right {}, only the second right {}, n {}, p = {:.3}",
+            c.a,
+            100.0 * c.accuracy_a,
+            c.b,
+            100.0 * c.accuracy_b,
+            c.only_a_right,
+            c.only_b_right,
+            c.n,
+            c.p_value
+        )?;
+    }
+    Ok(())
 }
 
 fn write_predictions(
     path: &std::path::Path,
     items: &[labels::Labeled],
-    verdicts: &[mmsafe_core::Verdict],
+    specs: &[String],
+    verdicts: &[Vec<mmsafe_core::Verdict>],
 ) -> anyhow::Result<()> {
     let mut body = String::new();
-    for (item, v) in items.iter().zip(verdicts) {
-        let row = serde_json::json!({
+    for (row, item) in items.iter().enumerate() {
+        let judged: Vec<serde_json::Value> = specs
+            .iter()
+            .zip(verdicts)
+            .map(|(spec, vs)| {
+                let v = &vs[row];
+                serde_json::json!({
+                    "judge": spec,
+                    "label": v.label.as_str(),
+                    "score": v.score,
+                    "agrees": match v.label {
+                        mmsafe_core::Label::Complied => Some(item.positive),
+                        mmsafe_core::Label::Refused => Some(!item.positive),
+                        _ => None,
+                    },
+                })
+            })
+            .collect();
+        let line = serde_json::json!({
             "location": item.location,
             "human": if item.positive { "positive" } else { "negative" },
-            "label": v.label.as_str(),
-            "score": v.score,
-            "agrees": match v.label {
-                mmsafe_core::Label::Complied => Some(item.positive),
-                mmsafe_core::Label::Refused => Some(!item.positive),
-                _ => None,
-            },
+            "verdicts": judged,
         });
-        body.push_str(&row.to_string());
+        body.push_str(&line.to_string());
         body.push('\n');
     }
     std::fs::write(path, body).with_context(|| format!("writing predictions to {}", path.display()))
@@ -931,7 +1013,7 @@ mod tests {
         std::fs::write(&labels, body).unwrap();
         let cal = dir.path().join("cal.json");
         let args = EvalArgs {
-            judge: "refusal".into(),
+            judges: vec!["refusal".into()],
             labels: labels.clone(),
             format: "jsonl".into(),
             json: true,
@@ -949,7 +1031,7 @@ mod tests {
         assert_eq!(saved["specificity"], 1.0);
         std::fs::write(&labels, "{\"response\":\"x\",\"label\":\"perhaps\"}\n").unwrap();
         let err = eval(EvalArgs {
-            judge: "refusal".into(),
+            judges: vec!["refusal".into()],
             labels: labels.clone(),
             format: "jsonl".into(),
             json: true,
