@@ -285,7 +285,7 @@ fn print_comparisons(
     for c in comparisons {
         writeln!(
             out,
-            "{} {:.1}% vs {} {:.1}%: only the first right {}, only the second right {}, n {}, p = {:.3}",
+            "{} {:.1}% vs {} {:.1}%: only the first right {}, only the second right {}, n {}, {}",
             c.a,
             100.0 * c.accuracy_a,
             c.b,
@@ -293,7 +293,11 @@ fn print_comparisons(
             c.only_a_right,
             c.only_b_right,
             c.n,
-            c.p_value
+            if c.p_value < 0.001 {
+                "p < 0.001".to_string()
+            } else {
+                format!("p = {:.3}", c.p_value)
+            }
         )?;
     }
     Ok(())
