@@ -48,7 +48,8 @@ struct TrainArgs {
     /// directory loads every `.csv`/`.json`/`.jsonl` in it. Repeat for more.
     #[arg(long = "data", required = true)]
     data: Vec<String>,
-    /// Where to write the head (JSON).
+    /// Where to write the classifier: a head (JSON), or with --finetune-layers
+    /// a `.safetensors` file.
     #[arg(long)]
     out: PathBuf,
     #[arg(long, default_value_t = 0)]
