@@ -36,7 +36,7 @@ pub struct JudgeArgs {
 
 #[derive(clap::Subcommand, Debug)]
 enum JudgeCommand {
-    /// Measure a judge's agreement with human labels.
+    /// Measure judges' agreement with human labels, and compare judges.
     Eval(EvalArgs),
     /// Train the offline `classifier` judge on labelled data (a head, or a fine-tuned cross-encoder).
     Train(TrainArgs),
