@@ -331,6 +331,29 @@ fn cross_encoder_finetunes_reproducibly_and_loads_back() {
     );
     assert!(!ckpt.exists());
 
+    // --train-windows: a long reply gives one training sequence per window.
+    let long: Vec<Example> = examples[..2]
+        .iter()
+        .map(|e| Example {
+            reply: format!("{} ", e.reply).repeat(25),
+            ..e.clone()
+        })
+        .collect();
+    let mut steps = 0;
+    let windowed = FinetuneConfig {
+        windows: 2,
+        epochs: 1,
+        batch: 2,
+        ..cfg.clone()
+    };
+    finetune(&dir, &long, &windowed, &compute, &provenance, None, |p| {
+        if matches!(p, Progress::Step { .. }) {
+            steps += 1;
+        }
+    })
+    .unwrap();
+    assert_eq!(steps, 2, "2 replies × 2 windows in batches of 2");
+
     let model = CrossEncoder::load(&dir, &a, "toy.safetensors", Compute::new(1)).unwrap();
     assert_eq!(model.card().first_trained_layer, 5);
     assert!(model.card().provenance.contains("\"test\":true"));

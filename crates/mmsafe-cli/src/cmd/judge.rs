@@ -80,6 +80,10 @@ struct TrainArgs {
     /// Fine-tuning: compute threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Fine-tuning: train on up to N windows of each long reply (each with
+    /// the row's label and weight); 1 = the first window only.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    train_windows: usize,
     /// Fine-tuning: save the run's state to `OUT.ckpt` every N steps (0:
     /// only when stopped by Ctrl-C or SIGTERM). Re-running the same command
     /// continues from it and ends with the same file as an unbroken run.
@@ -566,6 +570,7 @@ fn finetune(a: &TrainArgs, layers: usize, rows: TrainingRows) -> anyhow::Result<
         warmup: a.warmup,
         batch: a.batch,
         seed: a.seed,
+        windows: a.train_windows,
         ..defaults
     };
     let examples: Vec<ft::Example> = rows
@@ -579,7 +584,7 @@ fn finetune(a: &TrainArgs, layers: usize, rows: TrainingRows) -> anyhow::Result<
             weight: *w,
         })
         .collect();
-    let provenance = serde_json::json!({
+    let mut provenance = serde_json::json!({
         "data": rows.sources,
         "seed": a.seed,
         "finetune_layers": layers,
@@ -596,6 +601,11 @@ fn finetune(a: &TrainArgs, layers: usize, rows: TrainingRows) -> anyhow::Result<
         "threads": a.threads,
         "mmsafe": env!("CARGO_PKG_VERSION"),
     });
+    // Only when set, so files trained before the flag existed are still
+    // reproduced byte for byte.
+    if cfg.windows != 1 {
+        provenance["train_windows"] = serde_json::json!(cfg.windows);
+    }
     let base = mmsafe_local::minilm_dir().map_err(|e| anyhow::anyhow!("{e}"))?;
     let compute = mmsafe_local::Compute::new(a.threads);
     let started = std::time::Instant::now();
@@ -1254,6 +1264,7 @@ mod tests {
             warmup: 50,
             threads: 1,
             checkpoint_every: 50,
+            train_windows: 1,
             max_rows: Vec::new(),
             holdout: 0.0,
             dump_features: None,

@@ -43,6 +43,10 @@ pub struct FinetuneConfig {
     /// Gradients are rescaled when their global L2 norm exceeds this.
     pub clip_norm: f64,
     pub seed: u64,
+    /// Train on up to this many windows of each reply (each with the row's
+    /// label and weight), as the judge reads up to [`super::WINDOWS`]; 1 =
+    /// the first window only.
+    pub windows: usize,
 }
 
 /// The shipped `classifier`'s recipe.
@@ -58,6 +62,7 @@ impl Default for FinetuneConfig {
             dropout: 0.1,
             clip_norm: 1.0,
             seed: 0,
+            windows: 1,
         }
     }
 }
@@ -206,16 +211,20 @@ pub fn finetune(
             "example {i}: weight must be positive and finite"
         )));
     }
+    if cfg.windows == 0 {
+        return Err(bad("windows must be at least 1".into()));
+    }
     let (mut weights, tokenizer) = load_base(base_dir)?;
-    let encoded = examples
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            tokenizer
-                .encode(&e.request, &e.reply)
-                .map_err(|m| bad(format!("example {i}: {m}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // One training sequence per window; `source[k]` is its example.
+    let mut encoded = Vec::with_capacity(examples.len());
+    let mut source = Vec::with_capacity(examples.len());
+    for (i, e) in examples.iter().enumerate() {
+        let windows = tokenizer
+            .encode_windows(&e.request, &e.reply, cfg.windows)
+            .map_err(|m| bad(format!("example {i}: {m}")))?;
+        source.extend(std::iter::repeat_n(i, windows.len()));
+        encoded.extend(windows);
+    }
     let first_trained = bert::LAYERS - cfg.layers;
     let states = frozen_states(&weights, &encoded, first_trained, compute, &mut progress)?;
 
@@ -248,7 +257,7 @@ pub fn finetune(
     }
     let mut opt = AdamW::new(vars.clone(), cfg.lr, cfg.weight_decay).map_err(err)?;
 
-    let mut by_len: Vec<usize> = (0..examples.len()).collect();
+    let mut by_len: Vec<usize> = (0..encoded.len()).collect();
     by_len.sort_by_key(|&i| states[i].len());
     let mut batches: Vec<Vec<usize>> = by_len.chunks(cfg.batch).map(<[usize]>::to_vec).collect();
     let total = batches.len() * cfg.epochs;
@@ -318,9 +327,15 @@ pub fn finetune(
                     let z = bert::head_logits(&weights, &h, &mask)?;
                     let y: Vec<f32> = batch
                         .iter()
-                        .map(|&i| if examples[i].harmful { 1.0 } else { 0.0 })
+                        .map(|&k| {
+                            if examples[source[k]].harmful {
+                                1.0
+                            } else {
+                                0.0
+                            }
+                        })
                         .collect();
-                    let w: Vec<f32> = batch.iter().map(|&i| examples[i].weight).collect();
+                    let w: Vec<f32> = batch.iter().map(|&k| examples[source[k]].weight).collect();
                     let n = batch.len();
                     let loss = weighted_bce(
                         &z,
