@@ -628,7 +628,7 @@ fn finetune(a: &TrainArgs, layers: usize, rows: TrainingRows) -> anyhow::Result<
         Some(&checkpointing),
         |p| match p {
             Progress::Frozen { done, total } if done == total || done % 1024 < 32 => eprintln!(
-                "frozen layers: {done}/{total} rows ({:.0}s)",
+                "frozen layers: {done}/{total} sequences ({:.0}s)",
                 started.elapsed().as_secs_f64()
             ),
             Progress::Resumed { step, total } => eprintln!(

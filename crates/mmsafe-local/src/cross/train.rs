@@ -70,7 +70,8 @@ impl Default for FinetuneConfig {
 /// Where a run is, for progress lines.
 #[derive(Debug, Clone, Copy)]
 pub enum Progress {
-    /// Frozen layers computed for this many examples.
+    /// Frozen layers computed for this many training sequences (one per
+    /// example and window).
     Frozen { done: usize, total: usize },
     /// Continuing from a checkpoint after `step` of `total` steps.
     Resumed { step: usize, total: usize },
