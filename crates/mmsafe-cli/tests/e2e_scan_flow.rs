@@ -1097,8 +1097,9 @@ async fn concurrent_scans_share_one_store() {
     server.shutdown().await;
 }
 
-/// A run has one writer: resuming a run while its scan still runs is refused
-/// (it would send every pending case twice), and works once the scan ends.
+/// A run has one writer: resuming or re-judging a run while its scan still
+/// runs is refused (it would send every pending case twice, or judge part of
+/// the run), and both work once the scan ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_run_cannot_be_resumed_twice() {
     let server = MockServer::start(
@@ -1156,6 +1157,20 @@ async fn a_running_run_cannot_be_resumed_twice() {
         "{}",
         text(&second.stderr)
     );
+    // Re-judging it now would judge only part of it: refused the same way.
+    let rejudge = run_in(
+        &d,
+        &[
+            "judge", "--run", "slow", "--judge", "refusal", "--store", "s.db",
+        ],
+    )
+    .await;
+    assert_eq!(rejudge.status.code(), Some(1), "{}", text(&rejudge.stderr));
+    assert!(
+        text(&rejudge.stderr).contains("is being written by another mmsafe process"),
+        "{}",
+        text(&rejudge.stderr)
+    );
     let first = tokio::task::spawn_blocking(move || first.wait_with_output().unwrap())
         .await
         .unwrap();
@@ -1163,6 +1178,14 @@ async fn a_running_run_cannot_be_resumed_twice() {
     assert!(!lock_held(), "the lock file is removed when the scan ends");
     let again = run_in(&d, &["scan", "--resume", "slow", "--store", "s.db"]).await;
     assert!(again.status.success(), "{}", text(&again.stderr));
+    let rejudge = run_in(
+        &d,
+        &[
+            "judge", "--run", "slow", "--judge", "refusal", "--store", "s.db",
+        ],
+    )
+    .await;
+    assert!(rejudge.status.success(), "{}", text(&rejudge.stderr));
     let out = run_in(&d, &["runs", "list", "--store", "s.db", "--json"]).await;
     let runs = json(&out);
     assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");

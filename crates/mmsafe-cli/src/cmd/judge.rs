@@ -864,6 +864,8 @@ fn rejudge(
     );
     let mut store = mmsafe_store::Store::open(store_path)?;
     let run = store.resolve_run(run)?;
+    // A run a scan is still writing would be judged only in part.
+    let _run_lock = store.lock_run(&run.id)?;
     let attempts = store.attempts(&run.id)?;
     let judged: Vec<(&mmsafe_core::Case, &mmsafe_core::Response, &str)> = attempts
         .iter()
