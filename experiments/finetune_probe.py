@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--gptfuzz-train-rows", type=int, default=2500, help="subsample, for CPU time")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-len", type=int, default=256, help="tokens per sequence (MiniLM has 512 positions)")
     ap.add_argument("--measure-jbb", help="after training, report agreement on this JailbreakBench judge-comparison CSV")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -103,10 +104,10 @@ def main():
     print(f"train {len(train)} rows, held-out {len(test)} rows", flush=True)
 
     def encode(ids):
-        # Request first (≤ 64 tokens), then as much of the reply as fits in 256.
+        # Request first (≤ 64 tokens), then as much of the reply as fits in --max-len.
         q = tok([rows[i][2] for i in ids], add_special_tokens=False, truncation=True, max_length=64)["input_ids"]
-        r = tok([rows[i][3] for i in ids], add_special_tokens=False, truncation=True, max_length=256)["input_ids"]
-        seqs = [[tok.convert_tokens_to_ids("[CLS]")] + x + [tok.convert_tokens_to_ids("[SEP]")] + y[: 253 - len(x)] + [tok.convert_tokens_to_ids("[SEP]")] for x, y in zip(q, r)]
+        r = tok([rows[i][3] for i in ids], add_special_tokens=False, truncation=True, max_length=a.max_len)["input_ids"]
+        seqs = [[tok.convert_tokens_to_ids("[CLS]")] + x + [tok.convert_tokens_to_ids("[SEP]")] + y[: a.max_len - 3 - len(x)] + [tok.convert_tokens_to_ids("[SEP]")] for x, y in zip(q, r)]
         n = max(map(len, seqs))
         ii = torch.zeros(len(seqs), n, dtype=torch.long)
         am = torch.zeros_like(ii)

@@ -485,6 +485,26 @@ fn judge_eval_on_tiny_labels_and_bad_label() {
         "{}",
         text(&out.stderr)
     );
+    // A window MiniLM has no positions for, or one without fine-tuning,
+    // is refused before any training.
+    for extra in [
+        &["--finetune-layers", "6", "--window-tokens", "600"][..],
+        &["--window-tokens", "512"][..],
+    ] {
+        let mut args = vec![
+            "judge",
+            "train",
+            "--data",
+            "jsonl:labels.jsonl",
+            "--out",
+            "m.safetensors",
+        ];
+        args.extend(extra);
+        let out = mmsafe(d, &args);
+        assert_eq!(out.status.code(), Some(1));
+        let e = text(&out.stderr);
+        assert!(e.contains("--window-tokens"), "{e}");
+    }
 }
 
 /// `--labels DIR` reads every `.csv`/`.json`/`.jsonl` in it, like

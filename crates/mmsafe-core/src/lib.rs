@@ -15,6 +15,7 @@ pub mod params;
 pub mod seed;
 pub mod source;
 pub mod target;
+pub mod text;
 
 pub use attack::{Attack, AttackError, DynAttack};
 pub use case::{Case, Expect, Image, Message, Part, ProvenanceStep, Role};

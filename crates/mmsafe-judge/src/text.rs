@@ -32,13 +32,7 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
-/// The first `max_chars` characters of `s`, cut at a char boundary.
-pub fn prefix_chars(s: &str, max_chars: usize) -> &str {
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
+pub use mmsafe_core::text::prefix_chars;
 
 #[cfg(test)]
 mod tests {
@@ -48,7 +42,5 @@ mod tests {
     fn folds_quotes_case_markdown_and_space() {
         assert_eq!(normalize("**I’m  Sorry**,\n\tBut"), "i'm sorry, but");
         assert_eq!(normalize("  "), "");
-        assert_eq!(prefix_chars("héllo", 2), "hé");
-        assert_eq!(prefix_chars("hi", 10), "hi");
     }
 }

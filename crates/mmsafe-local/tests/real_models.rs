@@ -354,7 +354,29 @@ fn cross_encoder_finetunes_reproducibly_and_loads_back() {
     .unwrap();
     assert_eq!(steps, 2, "2 replies × 2 windows in batches of 2");
 
+    // --window-tokens: the file records its window and is read with it.
+    let wide = FinetuneConfig {
+        window_tokens: 512,
+        epochs: 1,
+        batch: 2,
+        ..cfg.clone()
+    };
+    let wide_file = finetune(&dir, &long, &wide, &compute, &provenance, None, |_| {}).unwrap();
+    let wide_model =
+        CrossEncoder::load(&dir, &wide_file, "wide.safetensors", Compute::new(1)).unwrap();
+    assert_eq!(wide_model.card().window, 512);
+    let too_long = FinetuneConfig {
+        window_tokens: 513,
+        ..wide
+    };
+    let err = finetune(&dir, &long, &too_long, &compute, &provenance, None, |_| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("512"), "{err}");
+
     let model = CrossEncoder::load(&dir, &a, "toy.safetensors", Compute::new(1)).unwrap();
+    assert_eq!(model.card().window, mmsafe_local::cross::MAX_TOKENS);
     assert_eq!(model.card().first_trained_layer, 5);
     assert!(model.card().provenance.contains("\"test\":true"));
     let p = model
@@ -382,6 +404,13 @@ fn cross_encoder_finetunes_reproducibly_and_loads_back() {
         .iter()
         .all(|w| w.ids.len() <= mmsafe_local::cross::MAX_TOKENS));
     assert_eq!(tok.encode_windows("a request", "", 8).unwrap().len(), 1);
+    let tok = tok.with_window(512).unwrap();
+    let wide = tok.encode_windows("a request", &long_reply, 8).unwrap();
+    assert_eq!(wide.len(), 2, "600 tokens in windows of ~500");
+    assert!(wide.iter().all(|w| w.ids.len() <= 512));
+    assert_eq!(wide[0].ids.len(), 512);
+    assert!(mmsafe_local::cross::check_window(513).is_err());
+    let tok = tok.with_window(256).unwrap();
     assert_eq!(
         tok.encode_windows("a request", &long_reply, 2)
             .unwrap()

@@ -84,6 +84,11 @@ struct TrainArgs {
     /// the row's label and weight); 1 = the first window only.
     #[arg(long, default_value_t = 1, value_name = "N")]
     train_windows: usize,
+    /// Fine-tuning: tokens per (request, reply) sequence, up to MiniLM's
+    /// 512 positions; the file records it and the judge reads replies in
+    /// windows of this length.
+    #[arg(long, default_value_t = mmsafe_local::cross::MAX_TOKENS, value_name = "N")]
+    window_tokens: usize,
     /// Fine-tuning: save the run's state to `OUT.ckpt` every N steps (0:
     /// only when stopped by Ctrl-C or SIGTERM). Re-running the same command
     /// continues from it and ends with the same file as an unbroken run.
@@ -535,6 +540,13 @@ fn train(a: TrainArgs) -> anyhow::Result<Outcome> {
     for block in &a.drop {
         block_columns(block, 1)?;
     }
+    mmsafe_local::cross::check_window(a.window_tokens)
+        .map_err(|m| anyhow::anyhow!("--window-tokens: {m}"))?;
+    anyhow::ensure!(
+        a.finetune_layers.is_some()
+            || (a.window_tokens == mmsafe_local::cross::MAX_TOKENS && a.train_windows == 1),
+        "--window-tokens and --train-windows apply to --finetune-layers only"
+    );
     // Before minutes of training, not after.
     let out_dir = match a.out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -571,6 +583,7 @@ fn finetune(a: &TrainArgs, layers: usize, rows: TrainingRows) -> anyhow::Result<
         batch: a.batch,
         seed: a.seed,
         windows: a.train_windows,
+        window_tokens: a.window_tokens,
         ..defaults
     };
     let examples: Vec<ft::Example> = rows
@@ -605,6 +618,9 @@ fn finetune(a: &TrainArgs, layers: usize, rows: TrainingRows) -> anyhow::Result<
     // reproduced byte for byte.
     if cfg.windows != 1 {
         provenance["train_windows"] = serde_json::json!(cfg.windows);
+    }
+    if cfg.window_tokens != defaults.window_tokens {
+        provenance["window_tokens"] = serde_json::json!(cfg.window_tokens);
     }
     let base = mmsafe_local::minilm_dir().map_err(|e| anyhow::anyhow!("{e}"))?;
     let compute = mmsafe_local::Compute::new(a.threads);
@@ -1267,6 +1283,7 @@ mod tests {
             threads: 1,
             checkpoint_every: 50,
             train_windows: 1,
+            window_tokens: mmsafe_local::cross::MAX_TOKENS,
             max_rows: Vec::new(),
             holdout: 0.0,
             dump_features: None,

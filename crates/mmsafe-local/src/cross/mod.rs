@@ -17,6 +17,7 @@ use crate::error::LocalError;
 use crate::threads::Compute;
 use bert::Weights;
 use candle_core::{DType, Device, Tensor};
+use mmsafe_core::text::prefix_chars;
 use mmsafe_core::{EmbedError, PairScorer};
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,11 +27,16 @@ use tokenizers::Tokenizer;
 pub const FORMAT: &str = "mmsafe-cross-encoder/1";
 /// Request tokens kept; the reply fills the rest of the window.
 pub const MAX_REQUEST_TOKENS: usize = 64;
-/// Tokens per sequence, special tokens included (the window MiniLM was trained on).
+/// Tokens per sequence, special tokens included, unless a fine-tuned file
+/// says otherwise (the window MiniLM was trained on).
 pub const MAX_TOKENS: usize = 256;
-/// Characters of a text tokenised at most: far more than fit the window,
-/// so long replies are not tokenised in full.
-const MAX_TEXT_CHARS: usize = 4000;
+/// The longest window a file may ask for: MiniLM's position embeddings.
+pub const MAX_POSITIONS: usize = 512;
+/// The shortest: the request's tokens plus room for some reply.
+pub const MIN_TOKENS: usize = MAX_REQUEST_TOKENS + 16;
+/// Characters of a text tokenised per [`MAX_TOKENS`] of window: far more
+/// than fit, so long replies are not tokenised in full.
+const TEXT_CHARS_PER_WINDOW: usize = 4000;
 /// Windows of a reply read at judging time; the reply's probability is the
 /// highest of its windows'. Chosen on held-out training rows: reading 2, 3
 /// or 8 windows instead of 1 moved held-out HarmBench text from 75.0% to
@@ -48,18 +54,13 @@ pub struct Encoded {
     pub types: Vec<u32>,
 }
 
-/// Builds `[CLS] request [SEP] reply [SEP]` sequences within [`MAX_TOKENS`].
+/// Builds `[CLS] request [SEP] reply [SEP]` sequences of at most `window`
+/// tokens ([`MAX_TOKENS`] unless set).
 pub struct PairTokenizer {
     tokenizer: Tokenizer,
     cls: u32,
     sep: u32,
-}
-
-fn prefix_chars(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
+    window: usize,
 }
 
 impl PairTokenizer {
@@ -81,12 +82,28 @@ impl PairTokenizer {
             tokenizer,
             cls,
             sep,
+            window: MAX_TOKENS,
         })
     }
 
+    /// Sequences of at most `tokens` tokens ([`MIN_TOKENS`]..=[`MAX_POSITIONS`]).
+    pub fn with_window(mut self, tokens: usize) -> Result<PairTokenizer, String> {
+        check_window(tokens)?;
+        self.window = tokens;
+        Ok(self)
+    }
+
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
     fn ids(&self, text: &str) -> Result<Vec<u32>, String> {
+        // Scaled with the window, and exactly 4,000 characters at the
+        // default, so files trained before windows were configurable read
+        // the same tokens.
+        let chars = TEXT_CHARS_PER_WINDOW * self.window / MAX_TOKENS;
         self.tokenizer
-            .encode(prefix_chars(text, MAX_TEXT_CHARS), false)
+            .encode(prefix_chars(text, chars), false)
             .map(|e| e.get_ids().to_vec())
             .map_err(|e| format!("tokenize: {e}"))
     }
@@ -107,7 +124,7 @@ impl PairTokenizer {
         let mut q = self.ids(request)?;
         q.truncate(MAX_REQUEST_TOKENS);
         let r = self.ids(reply)?;
-        let room = MAX_TOKENS - 3 - q.len();
+        let room = self.window - 3 - q.len();
         let mut out = Vec::new();
         let mut start = 0;
         loop {
@@ -127,6 +144,17 @@ impl PairTokenizer {
             }
         }
         Ok(out)
+    }
+}
+
+/// Whether `tokens` is a usable sequence length.
+pub fn check_window(tokens: usize) -> Result<(), String> {
+    if (MIN_TOKENS..=MAX_POSITIONS).contains(&tokens) {
+        Ok(())
+    } else {
+        Err(format!(
+            "window of {tokens} tokens: must be {MIN_TOKENS}..={MAX_POSITIONS} (MiniLM's positions)"
+        ))
     }
 }
 
@@ -160,6 +188,8 @@ pub struct Card {
     pub first_trained_layer: usize,
     /// How it was made (JSON), as written by `mmsafe judge train`.
     pub provenance: String,
+    /// Tokens per sequence it was trained on, and is read with.
+    pub window: usize,
 }
 
 /// The one metadata key of a fine-tuned file. One key, holding JSON with
@@ -169,12 +199,17 @@ const CARD_KEY: &str = "mmsafe";
 
 impl Card {
     pub(crate) fn to_metadata(&self) -> HashMap<String, String> {
-        let card = serde_json::json!({
+        let mut card = serde_json::json!({
             "format": FORMAT,
             "base": self.base,
             "first_trained_layer": self.first_trained_layer,
             "provenance": self.provenance,
         });
+        // Only when not the default, so files from before the field keep
+        // their bytes (and older readers their files).
+        if self.window != MAX_TOKENS {
+            card["window"] = serde_json::json!(self.window);
+        }
         HashMap::from([(CARD_KEY.to_string(), card.to_string())])
     }
 
@@ -204,9 +239,22 @@ impl Card {
             .map(|l| l as usize)
             .filter(|l| *l < bert::LAYERS)
             .ok_or_else(|| bad(format!("`first_trained_layer` must be 0..{}", bert::LAYERS)))?;
+        let window = match card.get("window") {
+            None => MAX_TOKENS,
+            Some(w) => w
+                .as_u64()
+                .map(|w| w as usize)
+                .filter(|w| check_window(*w).is_ok())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "`window` must be {MIN_TOKENS}..={MAX_POSITIONS} tokens, got {w}"
+                    ))
+                })?,
+        };
         Ok(Card {
             base: field("base")?.as_str().unwrap_or_default().to_string(),
             first_trained_layer,
+            window,
             provenance: card
                 .get("provenance")
                 .and_then(|p| p.as_str())
@@ -259,6 +307,9 @@ impl CrossEncoder {
             ));
         }
         let (mut weights, tokenizer) = load_base(base_dir)?;
+        let tokenizer = tokenizer
+            .with_window(card.window)
+            .map_err(|m| LocalError::model(source, m))?;
         let tuned = candle_core::safetensors::load_buffer(finetuned, &Device::Cpu)
             .map_err(|e| LocalError::model(source, e))?;
         let mut expected: Vec<String> = (card.first_trained_layer..bert::LAYERS)

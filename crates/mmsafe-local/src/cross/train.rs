@@ -47,6 +47,9 @@ pub struct FinetuneConfig {
     /// label and weight), as the judge reads up to [`super::WINDOWS`]; 1 =
     /// the first window only.
     pub windows: usize,
+    /// Tokens per training sequence (the file records it, and the judge
+    /// reads replies in windows of the same length).
+    pub window_tokens: usize,
 }
 
 /// The shipped `classifier`'s recipe.
@@ -63,6 +66,7 @@ impl Default for FinetuneConfig {
             clip_norm: 1.0,
             seed: 0,
             windows: 1,
+            window_tokens: super::MAX_TOKENS,
         }
     }
 }
@@ -216,6 +220,7 @@ pub fn finetune(
         return Err(bad("windows must be at least 1".into()));
     }
     let (mut weights, tokenizer) = load_base(base_dir)?;
+    let tokenizer = tokenizer.with_window(cfg.window_tokens).map_err(bad)?;
     // One training sequence per window; `source[k]` is its example.
     let mut encoded = Vec::with_capacity(examples.len());
     let mut source = Vec::with_capacity(examples.len());
@@ -405,6 +410,7 @@ pub fn finetune(
         base: crate::models::catalog::MINILM.to_string(),
         first_trained_layer: first_trained,
         provenance: provenance.to_string(),
+        window: cfg.window_tokens,
     };
     // Sorted names: the same weights always serialise to the same bytes.
     let mut named: Vec<(String, Tensor)> = out.into_iter().collect();
