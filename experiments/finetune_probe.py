@@ -11,7 +11,7 @@ when `--measure-jbb` names it: after training is finished, once, to report.
 
     pip install torch transformers safetensors
     python3 experiments/finetune_probe.py --data ../shared/data \
-        --model ~/.cache/mmsafe/models/all-minilm-l6-v2 [--freeze 0] [--epochs 2] \
+        --model ~/.cache/mmsafe/models/all-minilm-l6-v2 [--freeze 0] [--epochs 2] [--max-len 256] \
         [--measure-jbb ../shared/data/jailbreakbench/judge-comparison.csv]
 
 It prints accuracy per held-out source; it never prints data.
