@@ -365,6 +365,10 @@ fn cross_encoder_finetunes_reproducibly_and_loads_back() {
     let wide_model =
         CrossEncoder::load(&dir, &wide_file, "wide.safetensors", Compute::new(1)).unwrap();
     assert_eq!(wide_model.card().window, 512);
+    // A reader that knows only the 256-token format refuses such a file.
+    let has = |bytes: &[u8], s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+    assert!(has(&wide_file, mmsafe_local::cross::FORMAT_WINDOWED) && has(&wide_file, "window"));
+    assert!(has(&a, mmsafe_local::cross::FORMAT) && !has(&a, "window"));
     let too_long = FinetuneConfig {
         window_tokens: 513,
         ..wide

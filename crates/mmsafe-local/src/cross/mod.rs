@@ -25,6 +25,9 @@ use tokenizers::Tokenizer;
 
 /// `format` of a fine-tuned file's metadata.
 pub const FORMAT: &str = "mmsafe-cross-encoder/1";
+/// `format` of a file whose window is not [`MAX_TOKENS`]: a reader that
+/// knows only [`FORMAT`] refuses it rather than read it with the wrong window.
+pub const FORMAT_WINDOWED: &str = "mmsafe-cross-encoder/2";
 /// Request tokens kept; the reply fills the rest of the window.
 pub const MAX_REQUEST_TOKENS: usize = 64;
 /// Tokens per sequence, special tokens included, unless a fine-tuned file
@@ -91,10 +94,6 @@ impl PairTokenizer {
         check_window(tokens)?;
         self.window = tokens;
         Ok(self)
-    }
-
-    pub fn window(&self) -> usize {
-        self.window
     }
 
     fn ids(&self, text: &str) -> Result<Vec<u32>, String> {
@@ -199,15 +198,16 @@ const CARD_KEY: &str = "mmsafe";
 
 impl Card {
     pub(crate) fn to_metadata(&self) -> HashMap<String, String> {
+        let windowed = self.window != MAX_TOKENS;
         let mut card = serde_json::json!({
-            "format": FORMAT,
+            "format": if windowed { FORMAT_WINDOWED } else { FORMAT },
             "base": self.base,
             "first_trained_layer": self.first_trained_layer,
             "provenance": self.provenance,
         });
         // Only when not the default, so files from before the field keep
-        // their bytes (and older readers their files).
-        if self.window != MAX_TOKENS {
+        // their bytes.
+        if windowed {
             card["window"] = serde_json::json!(self.window);
         }
         HashMap::from([(CARD_KEY.to_string(), card.to_string())])
@@ -231,8 +231,10 @@ impl Card {
                 .ok_or_else(|| bad(format!("metadata lacks `{k}`")))
         };
         let format = field("format")?.as_str().unwrap_or_default();
-        if format != FORMAT {
-            return Err(bad(format!("format `{format}`, expected `{FORMAT}`")));
+        if format != FORMAT && format != FORMAT_WINDOWED {
+            return Err(bad(format!(
+                "format `{format}`, expected `{FORMAT}` or `{FORMAT_WINDOWED}`"
+            )));
         }
         let first_trained_layer = field("first_trained_layer")?
             .as_u64()
@@ -240,7 +242,8 @@ impl Card {
             .filter(|l| *l < bert::LAYERS)
             .ok_or_else(|| bad(format!("`first_trained_layer` must be 0..{}", bert::LAYERS)))?;
         let window = match card.get("window") {
-            None => MAX_TOKENS,
+            None if format == FORMAT => MAX_TOKENS,
+            None => return Err(bad(format!("`{FORMAT_WINDOWED}` metadata lacks `window`"))),
             Some(w) => w
                 .as_u64()
                 .map(|w| w as usize)
