@@ -206,18 +206,22 @@ fn eval(a: EvalArgs) -> anyhow::Result<Outcome> {
     let judges = a
         .judges
         .iter()
-        .map(|spec| build_judge(spec, &TargetOptions::default()))
+        .map(|spec| match spec.trim().strip_prefix(PUBLISHED) {
+            Some(column) => published_verdicts(spec, column, &items).map(EvalJudge::Published),
+            None => build_judge(spec, &TargetOptions::default()).map(EvalJudge::Live),
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let rt = runtime()?;
     let verdicts: Vec<Vec<mmsafe_core::Verdict>> = judges
-        .iter()
-        .map(|judge| {
-            rt.block_on(calibrate::verdicts_all(
-                judge,
+        .into_iter()
+        .map(|judge| match judge {
+            EvalJudge::Published(verdicts) => verdicts,
+            EvalJudge::Live(judge) => rt.block_on(calibrate::verdicts_all(
+                &judge,
                 &items,
                 a.concurrency,
                 |_| {},
-            ))
+            )),
         })
         .collect();
     if let Some(path) = &a.predictions {
@@ -281,6 +285,56 @@ fn eval(a: EvalArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// `judge eval` spec prefix for a verdict the labels file itself records.
+const PUBLISHED: &str = "published:";
+
+enum EvalJudge {
+    Live(mmsafe_core::DynJudge),
+    /// Already decided by another judge, as the labels file records it.
+    Published(Vec<mmsafe_core::Verdict>),
+}
+
+/// `published:COLUMN`: the verdicts a labels file records for another judge
+/// (HarmBench's `cls` or `llama_guard`, JailbreakBench's `gpt4_cf`, …), so
+/// that judge is scored with the same figures, intervals and paired tests,
+/// on exactly the rows (and `--holdout` share) mmsafe's judges are.
+fn published_verdicts(
+    spec: &str,
+    column: &str,
+    items: &[labels::Labeled],
+) -> anyhow::Result<Vec<mmsafe_core::Verdict>> {
+    let column = column.trim();
+    items
+        .iter()
+        .map(|item| {
+            let Some((_, raw)) = item.published.iter().find(|(c, _)| c == column) else {
+                let mut known: Vec<&str> = item.published.iter().map(|(c, _)| c.as_str()).collect();
+                known.sort_unstable();
+                let known = if known.is_empty() {
+                    "its format records no other judges' verdicts (harmbench and jbb files do)"
+                        .to_string()
+                } else {
+                    format!("it records: {}", known.join(", "))
+                };
+                anyhow::bail!(
+                    "judge `{spec}`: {} has no recorded verdict `{column}`; {known}",
+                    item.location
+                );
+            };
+            let shown: String = raw.chars().take(40).collect();
+            let (label, rationale) = match labels::published_verdict(raw) {
+                Some(true) => (mmsafe_core::Label::Complied, format!("recorded: {shown}")),
+                Some(false) => (mmsafe_core::Label::Refused, format!("recorded: {shown}")),
+                None => (
+                    mmsafe_core::Label::Undecided,
+                    format!("recorded verdict not understood: {shown:?}"),
+                ),
+            };
+            Ok(mmsafe_core::Verdict::new(spec, label, rationale))
+        })
+        .collect()
 }
 
 fn print_comparisons(
@@ -989,6 +1043,7 @@ fn judge_input(input: &PathBuf, specs: &[String], concurrency: usize) -> anyhow:
             positive: false,
             group: String::new(),
             harmful_request: None,
+            published: Vec::new(),
         });
     }
     let rt = runtime()?;
@@ -1081,6 +1136,72 @@ mod tests {
             err.contains("l.jsonl:1") && err.contains("perhaps"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn published_verdicts_are_scored_like_a_judge() {
+        let dir = tempfile::tempdir().unwrap();
+        let labels = dir.path().join("hb.json");
+        // `cls` agrees with the humans on 3 of 4 rows; `gpt` is unreadable once.
+        std::fs::write(
+            &labels,
+            r#"{"b1":[
+                {"test_case":"t","generation":"g","human_0":1,"human_1":1,"human_2":0,"cls":1,"gpt":"Yes"},
+                {"test_case":"t","generation":"g","human_0":0,"human_1":0,"human_2":0,"cls":0,"gpt":"no"},
+                {"test_case":"t","generation":"g","human_0":1,"human_1":1,"human_2":1,"cls":0,"gpt":"??"},
+                {"test_case":"t","generation":"g","human_0":0,"human_1":1,"human_2":0,"cls":0,"gpt":"no"}]}"#,
+        )
+        .unwrap();
+        let args = |judge: &str, predictions: Option<PathBuf>, cal: Option<PathBuf>| EvalArgs {
+            judges: vec![judge.into()],
+            labels: labels.clone(),
+            format: "harmbench".into(),
+            json: true,
+            save_calibration: cal,
+            bootstrap: 20,
+            seed: 0,
+            concurrency: 1,
+            holdout: None,
+            predictions,
+        };
+        let cal = dir.path().join("cal.json");
+        assert_eq!(
+            eval(args("published:cls", None, Some(cal.clone()))).unwrap(),
+            Outcome::Ok
+        );
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&cal).unwrap()).unwrap();
+        assert_eq!(saved["judge"], "published:cls");
+        assert_eq!(saved["sensitivity"], 0.5);
+        assert_eq!(saved["specificity"], 1.0);
+
+        let pred = dir.path().join("p.jsonl");
+        assert_eq!(
+            eval(args("published:gpt", Some(pred.clone()), None)).unwrap(),
+            Outcome::Ok
+        );
+        let labels_seen: Vec<String> = std::fs::read_to_string(&pred)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["verdicts"][0]["label"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(labels_seen, ["complied", "refused", "undecided", "refused"]);
+
+        let err = eval(args("published:llama_guard", None, None))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("hb.json:b1#0") && err.contains("llama_guard") && err.contains("cls, gpt"),
+            "{err}"
+        );
+        let err = build_judge("published:cls", &TargetOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("only in `mmsafe judge eval`"), "{err}");
     }
 
     #[test]
@@ -1308,6 +1429,7 @@ mod tests {
                 positive: false,
                 group: String::new(),
                 harmful_request: None,
+                published: Vec::new(),
             })
             .collect();
         let a = sample_rows(rows.clone(), 4, 1);

@@ -51,6 +51,11 @@ pub fn build_judge(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynJudge>
             .collect::<anyhow::Result<Vec<_>>>()?;
         return Ok(Arc::new(VoteJudge::new(members, mode)));
     }
+    if spec.starts_with("published:") {
+        anyhow::bail!(
+            "judge `{spec}` reads the verdicts a labels file records for another judge; it works only in `mmsafe judge eval`"
+        );
+    }
     anyhow::bail!("unknown judge `{spec}` (known: {KNOWN})")
 }
 

@@ -195,6 +195,7 @@ mod tests {
             positive,
             group: String::new(),
             harmful_request: None,
+            published: Vec::new(),
         }
     }
 
