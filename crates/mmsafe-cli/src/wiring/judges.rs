@@ -53,7 +53,7 @@ pub fn build_judge(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynJudge>
     }
     if spec.starts_with("published:") {
         anyhow::bail!(
-            "judge `{spec}` reads the verdicts a labels file records for another judge; it works only in `mmsafe judge eval`"
+            "judge `{spec}` reads the verdicts a labels file records for another judge; it works only in `mmsafe judge eval`, as a `--judge` of its own (not inside `vote:`)"
         );
     }
     anyhow::bail!("unknown judge `{spec}` (known: {KNOWN})")
