@@ -52,7 +52,7 @@ def load_rows(data):
                 tc = r["test_case"]
                 tc = tc[-1] if isinstance(tc, list) else tc
                 votes = sum(int(r[f"human_{k}"]) for k in range(3))
-                rows.append((src, b, behaviours.get(b, tc), r["generation"], votes >= 2))
+                rows.append((src, b, behaviours.get(b, tc), r["generation"], votes >= 2, votes / 3))
     questions = {r["index"]: r["text"] for r in csv.DictReader(open(f"{data}/gptfuzz-labeled-responses/question_list.csv", encoding="utf-8"))}
     for f, src in [("evaluate.csv", "gf_eval"), ("train.csv", "gf_train")]:
         for r in csv.DictReader(open(f"{data}/gptfuzz-labeled-responses/responses_labeled/{f}", encoding="utf-8")):
@@ -76,6 +76,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-len", type=int, default=256, help="tokens per sequence (MiniLM has 512 positions)")
+    ap.add_argument("--soft-labels", action="store_true", help="train HarmBench rows towards the share of annotators who said harmful (0, 1/3, 2/3, 1) instead of the majority")
     ap.add_argument("--measure-jbb", help="after training, report agreement on this JailbreakBench judge-comparison CSV")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -137,7 +138,7 @@ def main():
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
     total = len(batches(train, 16, False)) * a.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s + 1) / 50) * max(0.0, 1 - s / total))
-    y = torch.tensor([float(r[4]) for r in rows])
+    y = torch.tensor([r[5] if a.soft_labels and len(r) > 5 else float(r[4]) for r in rows])
     w = torch.tensor([SOURCE_WEIGHT[r[0]] for r in rows])
     t0 = time.time()
     for epoch in range(a.epochs):
