@@ -104,8 +104,14 @@ pub fn read(
     required: &[&str],
 ) -> Result<impl Iterator<Item = Result<CsvRow, DataError>> + Send + 'static, DataError> {
     let file_name = path.display().to_string();
-    let open =
-        || File::open(path).map_err(|e| DataError::new(&file_name, format!("cannot open: {e}")));
+    let open = || {
+        File::open(path).map_err(|e| {
+            DataError::new(
+                &file_name,
+                format!("cannot open: {}", crate::paths::describe(path, &e)),
+            )
+        })
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(matches!(header, Header::InFile))
         .flexible(true)

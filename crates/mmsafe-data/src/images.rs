@@ -5,13 +5,24 @@
 //! time (with its file and row) rather than by the target at request time.
 
 use mmsafe_core::{DataError, Image};
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
+
+/// Paths from data files are joined by [`crate::paths::resolve`], the one
+/// checked function; re-exported here for the loaders that call it so.
+pub use crate::paths::resolve;
 
 /// Load and check the image at `path`; `loc` is the row that references it.
 pub fn load(path: &Path, loc: &str) -> Result<Image, DataError> {
     let file = path.display();
-    let bytes = std::fs::read(path)
-        .map_err(|e| DataError::new(loc, format!("image `{file}`: cannot read: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        DataError::new(
+            loc,
+            format!(
+                "image `{file}`: cannot read: {}",
+                crate::paths::describe(path, &e)
+            ),
+        )
+    })?;
     let Some(media_type) = mmsafe_core::case::sniff_media_type(&bytes) else {
         return Err(DataError::new(
             loc,
@@ -19,34 +30,13 @@ pub fn load(path: &Path, loc: &str) -> Result<Image, DataError> {
         ));
     };
     let format = match media_type {
-        "image/png" => Some(image::ImageFormat::Png),
-        "image/jpeg" => Some(image::ImageFormat::Jpeg),
-        // Built with PNG and JPEG decoders only (lean); other formats are
-        // accepted on their magic number alone.
-        _ => None,
+        "image/png" => image::ImageFormat::Png,
+        "image/jpeg" => image::ImageFormat::Jpeg,
+        "image/gif" => image::ImageFormat::Gif,
+        "image/webp" => image::ImageFormat::WebP,
+        _ => image::ImageFormat::Bmp,
     };
-    if let Some(format) = format {
-        image::load_from_memory_with_format(&bytes, format)
-            .map_err(|e| DataError::new(loc, format!("image `{file}`: cannot decode: {e}")))?;
-    }
+    image::load_from_memory_with_format(&bytes, format)
+        .map_err(|e| DataError::new(loc, format!("image `{file}`: cannot decode: {e}")))?;
     Ok(Image::new(bytes, media_type))
-}
-
-/// Join a path found in a data file onto its base folder, refusing absolute
-/// paths and `..` so a data file cannot point outside the folder it names.
-pub fn resolve(base: &Path, rel: &str, loc: &str, field: &str) -> Result<PathBuf, DataError> {
-    let rel_path = Path::new(rel.trim());
-    let escapes = rel_path
-        .components()
-        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
-    if escapes || rel.trim().is_empty() {
-        return Err(DataError::new(
-            loc,
-            format!(
-                "field `{field}`: image path `{rel}` must be relative and stay inside `{}`",
-                base.display()
-            ),
-        ));
-    }
-    Ok(base.join(rel_path))
 }

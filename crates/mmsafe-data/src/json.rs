@@ -9,7 +9,12 @@ use std::path::Path;
 /// Parse a whole JSON file. A syntax error names the file, line and column.
 pub fn read(path: &Path) -> Result<Value, DataError> {
     let name = path.display().to_string();
-    let file = File::open(path).map_err(|e| DataError::new(&name, format!("cannot open: {e}")))?;
+    let file = File::open(path).map_err(|e| {
+        DataError::new(
+            &name,
+            format!("cannot open: {}", crate::paths::describe(path, &e)),
+        )
+    })?;
     serde_json::from_reader(BufReader::new(file)).map_err(|e| {
         if e.is_io() {
             DataError::new(&name, format!("read error: {e}"))
@@ -27,7 +32,12 @@ pub fn lines(
     path: &Path,
 ) -> Result<impl Iterator<Item = Result<(usize, Value), DataError>> + Send + 'static, DataError> {
     let name = path.display().to_string();
-    let file = File::open(path).map_err(|e| DataError::new(&name, format!("cannot open: {e}")))?;
+    let file = File::open(path).map_err(|e| {
+        DataError::new(
+            &name,
+            format!("cannot open: {}", crate::paths::describe(path, &e)),
+        )
+    })?;
     Ok(BufReader::new(file)
         .lines()
         .enumerate()

@@ -12,6 +12,7 @@ pub mod json;
 pub mod loaders;
 pub mod manifest;
 pub mod options;
+pub mod paths;
 pub mod quick;
 pub mod registry;
 pub mod source;

@@ -106,11 +106,8 @@ pub fn open(spec: &str, opts: &LoadOptions) -> Result<Box<dyn Source>, DataError
     let params = Params::resolve(loader.name, &parsed.params, loader.params)
         .map_err(|e| DataError::new(format!("suite `{spec}`"), e.to_string()))?;
     let path = Path::new(&parsed.path);
-    if loader.takes_path && !path.exists() {
-        return Err(DataError::new(
-            parsed.path.clone(),
-            "no such file or folder",
-        ));
+    if loader.takes_path {
+        crate::paths::exists(path).map_err(|why| DataError::new(parsed.path.clone(), why))?;
     }
     let opts = opts.scoped();
     let inner = (loader.build)(&Input {

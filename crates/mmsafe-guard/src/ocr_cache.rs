@@ -1,10 +1,36 @@
 //! OCR shared by every layer of one policy, with a small cache by image hash:
 //! `ocr`, `classify:input` and `prompt:adaptive` all read the same images, and
 //! OCR is the most expensive step of a request.
+//!
+//! In a proxy the cache must not be shared between clients: a hit answers
+//! faster than a miss, so one client could learn whether another already sent
+//! an image. [`scoped`] keys entries by the client a request runs for.
 
 use mmsafe_core::{Image, Ocr, OcrLine};
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+
+tokio::task_local! {
+    /// The client the current request runs for (set by `mmsafe serve`).
+    static SCOPE: Arc<str>;
+}
+
+/// Run `f` with OCR cache entries private to `client`: a request in another
+/// scope never hits them. Without a scope (`scan`, `guard check`) entries are
+/// keyed by the image alone.
+pub async fn scoped<F: Future>(client: Arc<str>, f: F) -> F::Output {
+    SCOPE.scope(client, f).await
+}
+
+/// The cache key of `img` in the current scope. Layers read images inside
+/// `blocking::run` (`block_in_place`), which stays on the task, so the scope
+/// is visible there.
+fn key(img: &Image) -> String {
+    SCOPE
+        .try_with(|s| format!("{s}\n{}", img.sha256()))
+        .unwrap_or_else(|_| img.sha256().to_string())
+}
 
 /// Default number of images whose OCR lines are kept.
 pub const DEFAULT_CAPACITY: usize = 256;
@@ -53,8 +79,9 @@ impl SharedOcr {
 
     /// Lines of one image (cached).
     pub fn read(&self, img: &Image) -> Result<Arc<Vec<OcrLine>>, String> {
+        let key = key(img);
         if let Ok(c) = self.cache.lock() {
-            if let Some(v) = c.0.get(img.sha256()) {
+            if let Some(v) = c.0.get(&key) {
                 return Ok(v.clone());
             }
         }
@@ -65,11 +92,8 @@ impl SharedOcr {
         }
         if let Ok(mut c) = self.cache.lock() {
             let (map, order) = &mut *c;
-            if map
-                .insert(img.sha256().to_string(), lines.clone())
-                .is_none()
-            {
-                order.push_back(img.sha256().to_string());
+            if map.insert(key.clone(), lines.clone()).is_none() {
+                order.push_back(key);
                 while order.len() > self.capacity {
                     if let Some(old) = order.pop_front() {
                         map.remove(&old);

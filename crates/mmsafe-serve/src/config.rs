@@ -22,6 +22,17 @@ pub struct Limits {
     /// Largest declared width × height of an image (read from its header, so
     /// a small file declaring a huge canvas is refused before any decoding).
     pub max_image_pixels: u64,
+    /// Largest declared width × height of all images of one request together,
+    /// checked on the headers before any image is decoded.
+    pub max_request_pixels: u64,
+    /// Requests doing guard work (image decoding, guard layers) at once; the
+    /// upstream call itself does not hold a slot.
+    pub guard_concurrency: usize,
+    /// Requests that may wait for a guard slot; beyond that the answer is
+    /// 429 with `Retry-After`.
+    pub guard_queue: usize,
+    /// Model names whose guarded stacks are kept (least recently used evicted).
+    pub max_models: usize,
 }
 
 impl Default for Limits {
@@ -31,8 +42,17 @@ impl Default for Limits {
             max_image_bytes: 10 * 1024 * 1024,
             max_images: 8,
             max_image_pixels: 40_000_000,
+            max_request_pixels: 50_000_000,
+            guard_concurrency: default_guard_concurrency(),
+            guard_queue: 256,
+            max_models: 64,
         }
     }
+}
+
+/// One guard slot per core: guard work is CPU-bound (decoding, OCR, embeddings).
+pub fn default_guard_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get())
 }
 
 /// Check an upstream base URL at startup: an absolute `http(s)` URL with a

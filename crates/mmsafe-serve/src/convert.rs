@@ -1,10 +1,13 @@
 //! Wire request → core `Request`, enforcing the image policy: `data:` URLs
 //! are decoded locally; `http(s)` URLs are fetched only from allow-listed
 //! hosts (no redirects, size-capped), so the proxy cannot be used to reach
-//! internal addresses (SSRF). Every other URL is refused.
+//! internal addresses (SSRF). Every other URL is refused. An image's media
+//! type is the one its bytes show, never the one the client declared.
+//! Pixels are checked afterwards, off the async runtime (`images`).
 
 use crate::config::Limits;
 use crate::error::ApiError;
+use crate::images::Located;
 use crate::wire::{ChatRequest, Content, Stop, WirePart};
 use mmsafe_core::{Image, Message, Part, Request, Role};
 
@@ -14,8 +17,13 @@ pub struct ImagePolicy<'a> {
     pub client: &'a reqwest::Client,
 }
 
-pub async fn to_request(chat: &ChatRequest, policy: &ImagePolicy<'_>) -> Result<Request, ApiError> {
+/// The core request and its images, each with where the request put it.
+pub async fn to_request(
+    chat: &ChatRequest,
+    policy: &ImagePolicy<'_>,
+) -> Result<(Request, Vec<Located>), ApiError> {
     let mut messages = Vec::with_capacity(chat.messages.len());
+    let mut located = Vec::new();
     let mut images = 0usize;
     for (i, m) in chat.messages.iter().enumerate() {
         let role = match m.role.as_str() {
@@ -44,9 +52,14 @@ pub async fn to_request(chat: &ChatRequest, policy: &ImagePolicy<'_>) -> Result<
                                     policy.limits.max_images
                                 )));
                             }
+                            let at = format!("messages[{i}].content[{j}]");
                             let img = image(&image_url.url, policy)
                                 .await
-                                .map_err(|e| e.context(&format!("messages[{i}].content[{j}]")))?;
+                                .map_err(|e| e.context(&at))?;
+                            located.push(Located {
+                                at,
+                                image: img.clone(),
+                            });
                             content.push(Part::image(img));
                         }
                         WirePart::Unsupported => {
@@ -63,7 +76,7 @@ pub async fn to_request(chat: &ChatRequest, policy: &ImagePolicy<'_>) -> Result<
     if messages.is_empty() {
         return Err(ApiError::bad_request("`messages` is empty"));
     }
-    Ok(Request {
+    let req = Request {
         messages,
         max_tokens: chat.max_completion_tokens.or(chat.max_tokens),
         temperature: chat.temperature,
@@ -74,7 +87,8 @@ pub async fn to_request(chat: &ChatRequest, policy: &ImagePolicy<'_>) -> Result<
             Some(Stop::One(s)) => vec![s.clone()],
             Some(Stop::Many(v)) => v.clone(),
         },
-    })
+    };
+    Ok((req, located))
 }
 
 async fn image(url: &str, policy: &ImagePolicy<'_>) -> Result<Image, ApiError> {
@@ -88,8 +102,7 @@ async fn image(url: &str, policy: &ImagePolicy<'_>) -> Result<Image, ApiError> {
         if img.bytes().len() > max {
             return Err(ApiError::too_large(format!("image exceeds {max} bytes")));
         }
-        check_pixels(&img, policy.limits)?;
-        return Ok(img);
+        return sniffed(img);
     }
     let parsed = reqwest::Url::parse(url)
         .map_err(|_| ApiError::bad_request("image_url is neither a data: URL nor a valid URL"))?;
@@ -128,26 +141,24 @@ async fn image(url: &str, policy: &ImagePolicy<'_>) -> Result<Image, ApiError> {
             return Err(ApiError::too_large(format!("image exceeds {max} bytes")));
         }
     }
-    let img = Image::sniff(buf).ok_or_else(|| {
+    Image::sniff(buf).ok_or_else(|| {
         ApiError::bad_request(format!(
             "the file fetched from `{host}` is not a supported image"
         ))
-    })?;
-    check_pixels(&img, policy.limits)?;
-    Ok(img)
+    })
 }
 
-/// Refuse images whose header declares more than `max_image_pixels` (413),
-/// or whose header cannot be read (400): no layer, and not the upstream,
-/// should ever decode such a file.
-fn check_pixels(img: &Image, limits: &Limits) -> Result<(), ApiError> {
-    let (w, h) = crate::dims::dimensions(img.bytes()).map_err(ApiError::bad_request)?;
-    let pixels = w as u64 * h as u64;
-    if pixels > limits.max_image_pixels {
-        return Err(ApiError::too_large(format!(
-            "image is {w}×{h} = {pixels} pixels, over the limit of {}",
-            limits.max_image_pixels
+/// The image labelled with the type its bytes show: the upstream must not be
+/// told `text/html` about a PNG (or PNG about an HTML page).
+fn sniffed(img: Image) -> Result<Image, ApiError> {
+    let Some(t) = mmsafe_core::case::sniff_media_type(img.bytes()) else {
+        return Err(ApiError::bad_request(format!(
+            "the data: URL declares `{}` but holds no PNG, JPEG, GIF, WebP or BMP image",
+            img.media_type()
         )));
+    };
+    if img.media_type() == t {
+        return Ok(img);
     }
-    Ok(())
+    Ok(Image::new(img.shared_bytes(), t))
 }

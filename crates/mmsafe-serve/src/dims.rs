@@ -1,11 +1,15 @@
 //! Declared image dimensions, read from the header only: a small file can
 //! declare a huge canvas (a decompression bomb), so the proxy refuses it
-//! before any layer or the upstream decodes the pixels.
+//! before any layer or the upstream decodes the pixels. Compressed PNG
+//! metadata is measured here too: a tiny file can carry an ICC profile that
+//! inflates to hundreds of MiB before the first pixel.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read as _};
 
 /// `(width, height)` declared by a PNG, JPEG, GIF, WebP or BMP header.
-pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
+/// `max_metadata` bounds what the PNG and JPEG readers may allocate for
+/// metadata on the way to the header.
+pub fn dimensions(bytes: &[u8], max_metadata: u64) -> Result<(u32, u32), String> {
     let u16le = |at: usize| -> Option<u32> {
         Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?) as u32)
     };
@@ -18,9 +22,13 @@ pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
     };
     let truncated = || "image header is truncated".to_string();
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") || bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        return image::ImageReader::new(Cursor::new(bytes))
+        let mut reader = image::ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
-            .map_err(|e| format!("image header: {e}"))?
+            .map_err(|e| format!("image header: {e}"))?;
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(max_metadata);
+        reader.limits(limits);
+        return reader
             .into_dimensions()
             .map_err(|e| format!("image header: {e}"));
     }
@@ -63,10 +71,76 @@ pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
     Err("not a PNG, JPEG, GIF, WebP or BMP image".to_string())
 }
 
+/// Bytes the compressed metadata chunks of a PNG (`iCCP`, `zTXt`, compressed
+/// `iTXt`) inflate to, counted up to just over `cap` (so a bomb costs at most
+/// `cap` bytes of inflating); 0 for other formats. A corrupt stream counts
+/// what it produced: the decoder reports the corruption itself.
+pub fn compressed_metadata(bytes: &[u8], cap: u64) -> u64 {
+    if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return 0;
+    }
+    let mut total = 0u64;
+    let mut at = 8usize;
+    while let Some(head) = bytes.get(at..at + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let kind = &head[4..8];
+        let Some(data) = bytes.get(at + 8..(at + 8).saturating_add(len)) else {
+            break;
+        };
+        if let Some(z) = compressed_part(kind, data) {
+            total += inflated_len(z, cap - total.min(cap) + 1);
+            if total > cap {
+                return total;
+            }
+        }
+        if kind == b"IEND" {
+            break;
+        }
+        at = at.saturating_add(12 + len);
+    }
+    total
+}
+
+/// The zlib stream of a compressed metadata chunk.
+fn compressed_part<'a>(kind: &[u8], data: &'a [u8]) -> Option<&'a [u8]> {
+    let after_name = |d: &'a [u8]| d.iter().position(|&b| b == 0).map(|i| &d[i + 1..]);
+    match kind {
+        // name \0 method zlib
+        b"iCCP" | b"zTXt" => after_name(data)?.get(1..),
+        // keyword \0 flag method language \0 translated \0 text
+        b"iTXt" => {
+            let rest = after_name(data)?;
+            if rest.first() != Some(&1) {
+                return None;
+            }
+            let rest = after_name(rest.get(2..)?)?;
+            after_name(rest)
+        }
+        _ => None,
+    }
+}
+
+fn inflated_len(z: &[u8], limit: u64) -> u64 {
+    let mut d = flate2::read::ZlibDecoder::new(z).take(limit);
+    let mut buf = [0u8; 64 * 1024];
+    let mut n = 0u64;
+    while let Ok(k) = d.read(&mut buf) {
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
-    use super::dimensions;
+    use super::{compressed_metadata, dimensions as dims};
     use std::io::Cursor;
+
+    fn dimensions(b: &[u8]) -> Result<(u32, u32), String> {
+        dims(b, 1 << 20)
+    }
 
     fn png(w: u32, h: u32) -> Vec<u8> {
         let mut out = Vec::new();
@@ -111,5 +185,34 @@ mod tests {
         assert!(dimensions(b"hello").is_err());
         assert!(dimensions(b"GIF89a\x01").is_err());
         assert!(dimensions(&[0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n', 0, 0]).is_err());
+    }
+
+    #[test]
+    fn compressed_metadata_is_measured_up_to_the_cap() {
+        use std::io::Write as _;
+        fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            out.extend_from_slice(kind);
+            out.extend_from_slice(data);
+            out.extend_from_slice(&[0; 4]); // CRC is not checked here
+        }
+        let z = |n: usize| {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(&vec![0u8; n]).unwrap();
+            e.finish().unwrap()
+        };
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        chunk(&mut png, b"IHDR", &[0; 13]);
+        let mut iccp = b"icc\0\0".to_vec();
+        iccp.extend_from_slice(&z(3000));
+        chunk(&mut png, b"iCCP", &iccp);
+        let mut itxt = b"k\0\x01\0en\0k\0".to_vec();
+        itxt.extend_from_slice(&z(500));
+        chunk(&mut png, b"iTXt", &itxt);
+        chunk(&mut png, b"IEND", &[]);
+        assert_eq!(compressed_metadata(&png, 1 << 20), 3500);
+        // Counting stops just past the cap.
+        assert_eq!(compressed_metadata(&png, 1000), 1001);
+        assert_eq!(compressed_metadata(b"GIF89a", 10), 0);
     }
 }

@@ -8,9 +8,11 @@
 //! nothing else, so its guard behaviour is exactly the scan's.
 //!
 //! Security: client keys are compared in constant time and never logged; body
-//! and image sizes are capped; image URLs are fetched only from allow-listed
-//! hosts; a failing guard layer fails the request (503) unless the policy is
-//! fail-open.
+//! and image sizes are capped; every image is decoded (bounded, off the async
+//! runtime) before any layer sees it, so no layer is handed an image it cannot
+//! read; guard work has a global cap with a bounded queue (then 429); image
+//! URLs are fetched only from allow-listed hosts; a failing guard layer fails
+//! the request (503) unless the policy is fail-open.
 
 pub mod audit;
 pub mod auth;
@@ -18,9 +20,12 @@ pub mod config;
 mod convert;
 mod dims;
 pub mod error;
+mod images;
 pub mod load;
 pub mod metrics;
 mod server;
+mod slots;
+mod stacks;
 pub mod wire;
 
 pub use config::{check_upstream_url, Limits, Secret, ServeConfig, UpstreamFn};

@@ -6,6 +6,8 @@ use crate::config::ServeConfig;
 use crate::convert::{to_request, ImagePolicy};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::slots::{Slots, Unguarded};
+use crate::stacks::Stacks;
 use crate::wire;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
@@ -15,12 +17,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use mmsafe_core::{DynTarget, FinishReason, GuardEvent};
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::oneshot;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +45,48 @@ struct AppState {
     keys: Keys,
     metrics: Metrics,
     audit: Mutex<Option<AuditLog>>,
-    stacks: Mutex<HashMap<String, DynTarget>>,
+    stacks: Mutex<Stacks>,
+    slots: Arc<Slots>,
     client: reqwest::Client,
+    inflight: InFlight,
 }
+
+/// Chat requests still being worked on, including those whose client has
+/// gone: shutdown waits for them so their audit rows are written.
+#[derive(Default)]
+struct InFlight {
+    n: AtomicUsize,
+    idle: Notify,
+}
+
+struct Ticket(Arc<AppState>);
+
+impl InFlight {
+    fn enter(state: &Arc<AppState>) -> Ticket {
+        state.inflight.n.fetch_add(1, Ordering::SeqCst);
+        Ticket(state.clone())
+    }
+    async fn drained(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.n.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.0.inflight.n.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.inflight.idle.notify_waiters();
+        }
+    }
+}
+
+/// How long shutdown waits for requests whose client has gone.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 
 /// A running proxy.
 pub struct Running {
@@ -90,6 +131,7 @@ impl Running {
             Some(t) => t.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             None => Ok(()),
         };
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.state.inflight.drained()).await;
         let log = self
             .state
             .audit
@@ -129,8 +171,10 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
         keys: Keys::new(&cfg.api_keys),
         metrics: Metrics::default(),
         audit: Mutex::new(audit),
-        stacks: Mutex::new(HashMap::new()),
+        stacks: Mutex::new(Stacks::new(cfg.limits.max_models)),
+        slots: Slots::new(cfg.limits.guard_concurrency, cfg.limits.guard_queue),
         client,
+        inflight: InFlight::default(),
         cfg,
     });
     let app = Router::new()
@@ -180,48 +224,39 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> 
         .ok_or_else(ApiError::unauthorized)
 }
 
-/// Distinct model names one proxy builds stacks for.
-const MAX_MODELS: usize = 64;
-
 fn stack_for(state: &AppState, model: &str) -> Result<DynTarget, ApiError> {
     let mut stacks = state.stacks.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(t) = stacks.get(model) {
-        return Ok(t.clone());
-    }
-    // Each model name builds a target; clients must not grow this map without bound.
-    if stacks.len() >= MAX_MODELS {
-        return Err(ApiError::bad_request(format!(
-            "this proxy already serves {MAX_MODELS} distinct models; `{model}` is refused"
-        )));
-    }
-    let upstream = (state.cfg.upstream)(model).map_err(|m| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "model_not_found",
-            m,
-        )
-    })?;
-    let t = match &state.cfg.guard {
-        Some(g) => g.layer(upstream),
-        None => upstream,
-    };
-    stacks.insert(model.to_string(), t.clone());
-    Ok(t)
+    stacks.get_or_build(model, || {
+        let upstream = (state.cfg.upstream)(model).map_err(|m| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "model_not_found",
+                m,
+            )
+        })?;
+        let upstream: DynTarget = Arc::new(Unguarded(upstream));
+        Ok(match &state.cfg.guard {
+            Some(g) => g.layer(upstream),
+            None => upstream,
+        })
+    })
 }
 
-/// `block` when a layer answered, else the strongest decision any layer made.
+/// `block` when a layer answered, else the most important decision any
+/// layer made: a layer that failed (and was let through, fail-open) outranks
+/// a rewrite or flag, because then part of the policy did not run.
 fn overall(finish: &FinishReason, events: &[GuardEvent]) -> &'static str {
     if *finish == FinishReason::GuardBlocked {
         return "block";
     }
     let has = |d: &str| events.iter().any(|e| e.decision == d);
-    if has("rewrite") {
+    if has("error") {
+        "error_open"
+    } else if has("rewrite") {
         "rewrite"
     } else if has("flag") {
         "flag"
-    } else if has("error") {
-        "error_open"
     } else {
         "pass"
     }
@@ -263,6 +298,15 @@ async fn read_body(body: Body, headers: &HeaderMap, max: usize) -> Result<Bytes,
         return Ok(Bytes::from(buf));
     }
     drop(buf);
+    drain(stream).await;
+    Err(too_large())
+}
+
+/// Read and discard what is left of a body (bounded in bytes and time), so
+/// an error answer reaches a client that is still sending instead of a reset
+/// connection.
+async fn drain(mut stream: axum::body::BodyDataStream) {
+    use futures::StreamExt as _;
     let drain = async {
         let mut seen = 0usize;
         while let Some(Ok(chunk)) = stream.next().await {
@@ -273,19 +317,42 @@ async fn read_body(body: Body, headers: &HeaderMap, max: usize) -> Result<Bytes,
         }
     };
     let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
-    Err(too_large())
 }
+
+/// The status recorded for a request whose client hung up before the answer
+/// (nginx's "client closed request").
+const CLIENT_GONE: u16 = 499;
 
 fn request_id() -> String {
     format!("chatcmpl-{:016x}", rand::random::<u64>())
 }
 
+/// The work runs in its own task, so a client that hangs up does not cancel
+/// it halfway: the upstream call, metrics and audit row complete either way
+/// (recorded with status 499 when the answer could not be delivered).
 async fn chat(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let (tx, rx) = oneshot::channel();
+    let ticket = InFlight::enter(&state);
+    tokio::spawn(async move {
+        let _ticket = ticket;
+        work(&state, &headers, body, tx).await;
+    });
+    rx.await.unwrap_or_else(|_| {
+        ApiError::internal("the request failed inside the proxy").into_response()
+    })
+}
+
+async fn work(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: Body,
+    tx: oneshot::Sender<Response>,
+) {
     let t0 = Instant::now();
     let id = request_id();
     let mut model = String::new();
     let mut client = String::from("-");
-    let outcome = handle(&state, &headers, body, &id, &mut model, &mut client).await;
+    let outcome = handle(state, headers, body, &id, &mut model, &mut client).await;
     let seconds = t0.elapsed().as_secs_f64();
     let (resp, decision, events) = match outcome {
         Ok((resp, decision, events)) => (resp, decision, events),
@@ -308,6 +375,11 @@ async fn chat(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body
         }
     };
     let status = resp.status().as_u16();
+    let status = if tx.send(resp).is_err() {
+        CLIENT_GONE
+    } else {
+        status
+    };
     state.metrics.request(decision);
     state.metrics.response(status, seconds);
     if let Some(log) = state
@@ -328,7 +400,6 @@ async fn chat(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body
             events,
         });
     }
-    resp
 }
 
 async fn handle(
@@ -339,7 +410,14 @@ async fn handle(
     model_out: &mut String,
     client_out: &mut String,
 ) -> Result<(Response, &'static str, String), ApiError> {
-    *client_out = authorize(state, headers).map_err(ApiError::closing)?;
+    let client = match authorize(state, headers) {
+        Ok(c) => c,
+        Err(e) => {
+            drain(body.into_data_stream()).await;
+            return Err(e.closing());
+        }
+    };
+    client_out.clone_from(&client);
     let body = read_body(body, headers, state.cfg.limits.max_body_bytes).await?;
     let chat: wire::ChatRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
@@ -349,11 +427,26 @@ async fn handle(
         hosts: &state.cfg.image_hosts,
         client: &state.client,
     };
-    let req = to_request(&chat, &policy).await?;
+    let (req, images) = to_request(&chat, &policy).await?;
     let target = stack_for(state, &chat.model)?;
-    let resp = target.call(req).await.map_err(|e| {
+    // Guard work (and image decoding, guard or not) waits for a slot.
+    let held = if state.cfg.guard.is_some() || !images.is_empty() {
+        Some(state.slots.admit().await.map_err(|_| ApiError::busy())?)
+    } else {
+        None
+    };
+    if !images.is_empty() {
+        crate::images::check_off_runtime(images, state.cfg.limits.clone()).await?;
+    }
+    let call = mmsafe_guard::ocr_cache::scoped(Arc::from(client.as_str()), target.call(req));
+    let result = match held {
+        Some(h) => crate::slots::holding(h, call).await,
+        None => call.await,
+    };
+    let resp = result.map_err(|e| {
         state.metrics.upstream_error(e.kind.as_str());
-        ApiError::from_target(&e)
+        tracing::debug!(request_id = %id, "{}", e.message);
+        ApiError::from_target(&e, &state.cfg.upstream_url)
     })?;
     for e in &resp.events {
         state.metrics.event(&e.layer, &e.decision);
@@ -444,15 +537,15 @@ async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
     match upstream {
         Ok(v) => axum::Json(v).into_response(),
         Err(e) => {
-            // Fall back to the models this proxy has served so far.
-            tracing::warn!("listing upstream models at {shown}: {e}");
-            let seen: Vec<String> = state
+            // Fall back to the models this proxy has served so far. The
+            // upstream address stays out of warnings (debug only).
+            tracing::warn!("listing upstream models: {}", crate::error::scrub_urls(&e));
+            tracing::debug!("listing upstream models at {shown}: {e}");
+            let seen = state
                 .stacks
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .keys()
-                .cloned()
-                .collect();
+                .names();
             axum::Json(wire::ModelList {
                 object: "list",
                 data: seen

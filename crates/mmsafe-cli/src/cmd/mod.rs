@@ -13,3 +13,4 @@ pub mod report;
 pub mod runs;
 pub mod scan;
 pub mod serve;
+pub mod serve_limits;

@@ -56,6 +56,8 @@ pub struct ServeArgs {
     /// Most upstream requests in flight.
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
+    #[command(flatten)]
+    limits: super::serve_limits::ServeLimitArgs,
 }
 
 pub fn run(a: ServeArgs) -> anyhow::Result<Outcome> {
@@ -128,12 +130,12 @@ pub fn run(a: ServeArgs) -> anyhow::Result<Outcome> {
         upstream_url: base,
         upstream_key,
         api_keys,
-        limits: Limits {
+        limits: a.limits.apply(Limits {
             max_body_bytes: a.max_body_mib * 1024 * 1024,
             max_image_bytes: a.max_image_mib * 1024 * 1024,
             max_image_pixels: (a.max_image_megapixels * 1e6) as u64,
             ..Limits::default()
-        },
+        })?,
         image_hosts: a.image_hosts.clone(),
         audit_path: (!a.no_audit).then(|| a.audit.clone()),
     };

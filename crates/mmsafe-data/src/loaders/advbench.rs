@@ -37,7 +37,12 @@ fn build(input: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
             BufReader::new(f).read_line(&mut line)?;
             Ok(line)
         })
-        .map_err(|e| DataError::new(&name, format!("cannot open: {e}")))?;
+        .map_err(|e| {
+            DataError::new(
+                &name,
+                format!("cannot open: {}", crate::paths::describe(&path, &e)),
+            )
+        })?;
     let first = first
         .trim_start_matches('\u{feff}')
         .trim()

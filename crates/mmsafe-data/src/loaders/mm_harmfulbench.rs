@@ -45,7 +45,9 @@ fn build(input: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
                 let index = n - 1;
                 let mut imgs = Vec::new();
                 if let Some(dir) = &images {
-                    imgs.push(row_image(&dir.join(format!("{index}.jpg")), &rec.loc)?);
+                    let path =
+                        crate::paths::resolve(dir, &format!("{index}.jpg"), &rec.loc, "line")?;
+                    imgs.push(row_image(&path, &rec.loc)?);
                 }
                 let mut c = case(
                     format!("mm-harmfulbench-{index}"),

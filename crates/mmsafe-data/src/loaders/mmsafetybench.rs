@@ -273,10 +273,9 @@ fn to_case(
             } else {
                 rec.str("Rephrased Question")?
             };
-            let path = dir
-                .join(scenario)
-                .join(v.folder())
-                .join(format!("{id}.jpg"));
+            // The question id is a JSON key: data, so it goes through the check.
+            let rel = format!("{scenario}/{}/{id}.jpg", v.folder());
+            let path = crate::paths::resolve(dir, &rel, &rec.loc, "question id")?;
             (text, vec![row_image(&path, &rec.loc)?])
         }
     };

@@ -4,5 +4,6 @@
 
 mod support;
 
+mod hostile;
 mod openai_sdk;
 mod proxy;
