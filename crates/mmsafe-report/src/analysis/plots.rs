@@ -98,6 +98,8 @@ pub(crate) fn heatmap(out: &mut String, h: &Heatmap) {
         );
         for (j, c) in h.cells[i * cols..(i + 1) * cols].iter().enumerate() {
             let x = HM_LABEL_W + HM_CELL_W * j as f64;
+            // The ink goes in `style`: the page's `svg.chart text` rule would
+            // override a `fill` attribute and draw dark text on dark red.
             let (fill, text, ink, asr_attr) = match c.asr {
                 Some(v) => (
                     heat_colour(v),
@@ -114,7 +116,7 @@ pub(crate) fn heatmap(out: &mut String, h: &Heatmap) {
             };
             let _ = writeln!(
                 out,
-                "<g class=\"cell\" data-hazard=\"{}\" data-attack=\"{}\" data-asr=\"{asr_attr}\" data-complied=\"{}\" data-decided=\"{}\"><title>{} × {}: ASR {}</title><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\" stroke=\"#ffffff\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{ink}\" class=\"cellv\">{}</text></g>",
+                "<g class=\"cell\" data-hazard=\"{}\" data-attack=\"{}\" data-asr=\"{asr_attr}\" data-complied=\"{}\" data-decided=\"{}\"><title>{} × {}: ASR {}</title><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\" stroke=\"#d0d0d0\" stroke-width=\"1\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" style=\"fill:{ink}\" class=\"cellv\">{}</text></g>",
                 esc(&c.hazard),
                 esc(&c.attack),
                 c.complied,
