@@ -16,6 +16,7 @@ pub mod common;
 pub mod extract;
 pub mod inject;
 pub mod mmtypo;
+pub mod readability;
 pub mod registry;
 pub mod templates;
 

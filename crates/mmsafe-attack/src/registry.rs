@@ -5,7 +5,9 @@
 use crate::templates::TemplateLibrary;
 use async_trait::async_trait;
 use mmsafe_core::params::did_you_mean;
-use mmsafe_core::{seed, Attack, AttackError, Case, DynAttack, DynTarget, ParamSpec, Params, Spec};
+use mmsafe_core::{
+    seed, Attack, AttackError, Case, DynAttack, DynTarget, Ocr, ParamSpec, Params, Spec,
+};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -18,6 +20,9 @@ pub struct BuildCtx {
     pub target_builder: Option<TargetBuilder>,
     /// Text templates (embedded plus user directories).
     pub templates: Arc<TemplateLibrary>,
+    /// When set, every image an attack produces is read back and its
+    /// readability recorded in provenance ([`crate::readability`]).
+    pub ocr: Option<Arc<dyn Ocr>>,
 }
 
 impl Default for BuildCtx {
@@ -28,6 +33,7 @@ impl Default for BuildCtx {
             // The embedded templates are parsed by a unit test, so this cannot
             // fail in a tested build.
             templates: Arc::new(TemplateLibrary::embedded().unwrap_or_default()),
+            ocr: None,
         }
     }
 }
@@ -106,13 +112,19 @@ pub fn build(spec: &str, ctx: &BuildCtx) -> Result<DynAttack, AttackError> {
     for p in &parts {
         built.push(build_one(p, ctx)?);
     }
-    if built.len() == 1 {
-        return Ok(built.remove(0));
-    }
-    Ok(Arc::new(Chain {
-        name: parts.join("+"),
-        steps: built,
-    }))
+    let attack: DynAttack = if built.len() == 1 {
+        built.remove(0)
+    } else {
+        Arc::new(Chain {
+            name: parts.join("+"),
+            steps: built,
+        })
+    };
+    // Readability is measured once, on what the whole chain produced.
+    Ok(match &ctx.ocr {
+        Some(ocr) => crate::readability::with_ocr(attack, ocr.clone()),
+        None => attack,
+    })
 }
 
 /// Build a single (non-chain) attack from `NAME[:k=v,…]`.

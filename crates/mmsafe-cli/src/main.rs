@@ -49,6 +49,8 @@ enum Command {
     Runs(cmd::runs::RunsArgs),
     /// Render a run's report.
     Report(cmd::report::ReportArgs),
+    /// Why a run's model is unsafe: modality uplift, backbone vs MLLM, reliance, defenses.
+    Analyze(cmd::analyze::AnalyzeArgs),
     /// Benchmarks that print measured figures.
     Bench(cmd::bench::BenchArgs),
 }
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Models(a) => cmd::models::run(a),
         Command::Runs(a) => cmd::runs::run(a),
         Command::Report(a) => cmd::report::run(a),
+        Command::Analyze(a) => cmd::analyze::run(a),
         Command::Bench(a) => cmd::bench::run(a),
     };
     exit::finish(result)

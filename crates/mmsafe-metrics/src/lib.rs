@@ -11,6 +11,7 @@
 //! seeded percentile bootstrap.
 
 mod agreement;
+pub mod analysis;
 mod correct;
 mod fairness;
 mod interval;
@@ -22,6 +23,7 @@ mod summary;
 mod tradeoff;
 
 pub use agreement::{agreement, Agreement, Confusion, Scores};
+pub use analysis::{analyze, Analysis, AnalysisInput, CaseFacts, FactsMap};
 pub use correct::{corrected_asr, rogan_gladen, JudgeCalibration};
 pub use fairness::{fairness, Fairness};
 pub use interval::{

@@ -12,7 +12,7 @@ use mmsafe_metrics::{Ci, LabelCounts, Rates, Summary};
 use std::fmt::Write as _;
 
 /// HTML-escape text for element content and quoted attribute values.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -49,7 +49,7 @@ fn unit(v: f64) -> Option<f64> {
     v.is_finite().then(|| v.clamp(0.0, 1.0))
 }
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 1100px; padding: 24px 32px 48px;

@@ -4,6 +4,7 @@
 //! returns a string or JSON value; none does IO, so the CLI decides where the
 //! output goes and every report is recomputable from the store.
 
+mod analysis;
 mod diff;
 pub mod fmt;
 mod html;
@@ -12,6 +13,7 @@ mod model;
 mod table;
 mod terminal;
 
+pub use analysis::{render_analysis_html, render_analysis_json, render_analysis_text};
 pub use diff::{render_diff, render_diff_json};
 pub use html::render_html;
 pub use markdown::render_markdown;

@@ -13,6 +13,7 @@
 //! can drop the last few commits. Callers batch many attempts per transaction,
 //! so there is no per-attempt fsync.
 
+mod analysis;
 mod cases;
 pub mod model;
 mod run_lock;
@@ -20,6 +21,7 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+pub use analysis::AnalyzeRequest;
 pub use model::{
     attempt_key, base_case_id, AttemptError, NewAttempt, NewCase, NewRun, Plan, RequestSummary,
     Run, RunStatus, RunSummary, StoredAttempt,
@@ -59,6 +61,13 @@ pub enum StoreError {
     },
     #[error("store {path}: {what}")]
     Corrupt { path: String, what: String },
+    #[error("store {path}: run `{run}` has no verdicts from judge `{judge}` (judges: {known})")]
+    UnknownJudge {
+        path: String,
+        run: String,
+        judge: String,
+        known: String,
+    },
     #[error("store {path}: run `{run}` is being written by another mmsafe process (it holds {lock}); wait for it to end or stop it, then resume")]
     RunBusy {
         path: String,

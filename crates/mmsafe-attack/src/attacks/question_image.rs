@@ -77,6 +77,7 @@ impl Attack for QuestionImage {
         let detail = serde_json::json!({
             "font": self.card.font.source().to_string(),
             "text_source": t.from,
+            "rendered_text": t.text,
             "framed": t.frame.is_some(),
             "pages": pages.len(),
         });

@@ -1,5 +1,6 @@
 //! One file per subcommand: its flags (`…Args`) and its `run`.
 
+pub mod analyze;
 pub mod attack;
 pub mod attack_adversarial;
 pub mod bench;

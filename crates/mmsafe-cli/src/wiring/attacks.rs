@@ -25,7 +25,18 @@ pub fn build_ctx() -> anyhow::Result<BuildCtx> {
                 .map_err(|e| format!("{e:#}"))
         })),
         templates: Arc::new(templates),
+        ocr: readability_ocr(),
     })
+}
+
+/// The OCR that records each attack image's readability (docs/analyze.md):
+/// the local PP-OCR when its model is in the cache, never downloaded for
+/// this; `MMSAFE_ATTACK_OCR=off` turns the measurement off.
+fn readability_ocr() -> Option<Arc<dyn mmsafe_core::Ocr>> {
+    if std::env::var("MMSAFE_ATTACK_OCR").is_ok_and(|v| v == "off" || v == "0") {
+        return None;
+    }
+    mmsafe_local::default_ocr().ok()
 }
 
 /// One attack or a chain `a+b`; `none` is the unattacked baseline.
