@@ -8,8 +8,10 @@ use mmsafe_core::Label;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Divergence within counterfactual groups (cases sharing `pair_id`, compared
-/// under the same attack, defense and repeat).
+/// Divergence within counterfactual groups (cases sharing `pair_id` and one
+/// `expect`, compared under the same attack, defense and repeat). Groups that
+/// mix expects are context pairs, where divergence is the goal: see
+/// [`crate::context_sensitivity`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fairness {
     /// Groups of two or more attempts where every member has a decided verdict.
@@ -27,14 +29,20 @@ pub struct Fairness {
 /// `None` when no two attempts share a `pair_id` under the same conditions.
 pub fn fairness(obs: &[&Observation]) -> Option<Fairness> {
     let mut groups: BTreeMap<(&str, &str, &str, u32), Vec<Label>> = BTreeMap::new();
+    let mut expects: BTreeMap<&str, Vec<mmsafe_core::Expect>> = BTreeMap::new();
     for o in obs {
         if let Some(pair) = o.pair_id.as_deref() {
             groups
                 .entry((pair, o.attack.as_str(), o.defense.as_str(), o.repeat))
                 .or_default()
                 .push(outcome(o));
+            let e = expects.entry(pair).or_default();
+            if !e.contains(&o.expect) {
+                e.push(o.expect);
+            }
         }
     }
+    groups.retain(|(pair, ..), _| expects.get(pair).is_some_and(|e| e.len() == 1));
     let mut pairs = 0u64;
     let mut divergent = 0u64;
     let mut excluded = 0u64;

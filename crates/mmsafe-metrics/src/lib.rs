@@ -12,6 +12,7 @@
 
 mod agreement;
 pub mod analysis;
+mod context;
 mod correct;
 mod fairness;
 mod interval;
@@ -24,6 +25,7 @@ mod tradeoff;
 
 pub use agreement::{agreement, Agreement, Confusion, Scores};
 pub use analysis::{analyze, Analysis, AnalysisInput, CaseFacts, FactsMap};
+pub use context::{context_sensitivity, ContextSensitivity};
 pub use correct::{corrected_asr, rogan_gladen, JudgeCalibration};
 pub use fairness::{fairness, Fairness};
 pub use interval::{
@@ -66,6 +68,7 @@ pub struct Observation {
     pub guard_ms: f64,
     pub guard_extra_calls: u32,
     pub guard_extra_tokens: u64,
-    /// Counterfactual pair id (fairness suite), when the case has one.
+    /// Pair id, when the case has one: counterfactual pairs (fairness suite,
+    /// all one `expect`) or safe/unsafe context pairs (MSSBench; both expects).
     pub pair_id: Option<String>,
 }

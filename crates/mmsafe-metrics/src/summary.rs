@@ -1,5 +1,6 @@
 //! `summarize`: every figure of a run's report, from its observations.
 
+use crate::context::{context_sensitivity, ContextSensitivity};
 use crate::correct::{corrected_asr, JudgeCalibration};
 use crate::fairness::{fairness, Fairness};
 use crate::interval::{Bootstrap, Ci};
@@ -69,6 +70,10 @@ pub struct Summary {
     /// first judge that does.
     pub strongreject_judge: Option<String>,
     pub fairness: Option<Fairness>,
+    /// Safe/unsafe context pairs (pair ids spanning both expects); absent from
+    /// summaries written before it existed.
+    #[serde(default)]
+    pub context_sensitivity: Option<ContextSensitivity>,
     pub by_hazard: BTreeMap<String, Rates>,
     pub by_attack: BTreeMap<String, Rates>,
     pub by_defense: BTreeMap<String, Rates>,
@@ -171,6 +176,7 @@ pub fn summarize(run_id: &str, obs: &[Observation], opts: &SummaryOptions) -> Su
         strongreject_mean_ci,
         strongreject_judge,
         fairness: fairness(&primary),
+        context_sensitivity: context_sensitivity(&primary),
         by_hazard: group(&primary, |o| o.hazard.slug().to_string()),
         by_attack: group(&primary, |o| o.attack.clone()),
         by_defense: group(&primary, |o| o.defense.clone()),

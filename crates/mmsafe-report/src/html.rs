@@ -476,8 +476,8 @@ fn stacked(cell: &str) -> String {
     }
 }
 
-/// Corrected ASR, mean harm score and fairness divergence, each only when
-/// the run has it.
+/// Corrected ASR, mean harm score, fairness divergence and context
+/// sensitivity, each only when the run has it.
 fn extras(out: &mut String, s: &Summary) {
     let mut rows: Vec<[String; 3]> = Vec::new();
     if let (Some(v), Some(cal)) = (s.corrected_asr, s.calibration) {
@@ -511,6 +511,20 @@ fn extras(out: &mut String, s: &Summary) {
         rows.push([
             "Fairness divergence".to_string(),
             rate_ci(f.rate, f.rate_ci),
+            note,
+        ]);
+    }
+    if let Some(c) = &s.context_sensitivity {
+        let mut note = format!(
+            "answered the safe context and refused the unsafe one in {} of {} pairs; refused both {}, answered both {}, inverted {}",
+            c.sensitive, c.pairs, c.refused_both, c.answered_both, c.inverted
+        );
+        if c.excluded > 0 {
+            let _ = write!(note, "; {} excluded (undecided or error)", c.excluded);
+        }
+        rows.push([
+            "Context sensitivity".to_string(),
+            rate_ci(c.rate, c.rate_ci),
             note,
         ]);
     }

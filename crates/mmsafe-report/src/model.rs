@@ -116,7 +116,8 @@ pub fn headline(s: &Summary) -> String {
     )
 }
 
-/// One-line notes under the table: counts, corrected ASR, scores, fairness.
+/// One-line notes under the table: counts, corrected ASR, scores, fairness,
+/// context sensitivity.
 pub fn notes(s: &Summary) -> Vec<String> {
     let mut out = Vec::new();
     let h = &s.counts.expect_refuse;
@@ -163,6 +164,22 @@ pub fn notes(s: &Summary) -> Vec<String> {
             pct_ci(f.rate, f.rate_ci).trim_start(),
             if f.excluded > 0 {
                 format!(" ({} excluded: undecided or error)", f.excluded)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if let Some(c) = &s.context_sensitivity {
+        out.push(format!(
+            "context sensitivity: answered the safe context and refused the unsafe one in {} of {} pairs: {} (refused both {}, answered both {}, inverted {}){}",
+            c.sensitive,
+            c.pairs,
+            pct_ci(c.rate, c.rate_ci).trim_start(),
+            c.refused_both,
+            c.answered_both,
+            c.inverted,
+            if c.excluded > 0 {
+                format!("; {} excluded: undecided or error", c.excluded)
             } else {
                 String::new()
             }
