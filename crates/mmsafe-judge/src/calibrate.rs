@@ -111,6 +111,9 @@ pub struct EvalReport {
     pub errors: u64,
     #[serde(flatten)]
     pub agreement: mmsafe_metrics::Agreement,
+    /// Accuracy at coverage, for judges whose verdicts carry a score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_coverage: Option<crate::coverage::RiskCoverage>,
 }
 
 /// Sensitivity/specificity of a judge, saved for Rogan–Gladen corrected ASR.
@@ -151,6 +154,7 @@ pub fn evaluate(
         positive: format.positive_means().to_string(),
         errors: judged.iter().filter(|j| j.label == Label::Error).count() as u64,
         agreement,
+        risk_coverage: None,
     };
     (report, calibration)
 }

@@ -2,15 +2,19 @@
 //!
 //! `refusal` (rules), `llm:<target>` (rubric prompts through any target),
 //! `llamaguard:<target>` (guard-model output parsing), `classifier` (offline
-//! embedding + trained head) and `vote:` ensembles, plus the labelled-data
-//! loaders and agreement statistics used to calibrate them.
+//! embedding + trained head), `vote:` ensembles and `cascade:` stacks, any
+//! of them selective with `:defer=LOW-HIGH`, plus the labelled-data loaders
+//! and agreement and risk–coverage statistics used to calibrate them.
 
 pub mod calibrate;
+pub mod cascade;
 pub mod classifier;
+pub mod coverage;
 pub mod labels;
 pub mod llamaguard;
 pub mod llm;
 pub mod refusal;
+pub mod selective;
 pub mod text;
 pub mod vote;
 

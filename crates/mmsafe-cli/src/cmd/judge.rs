@@ -241,9 +241,16 @@ fn eval(a: EvalArgs) -> anyhow::Result<Outcome> {
         .collect();
     let labels_name = a.labels.display().to_string();
     let mut reports = Vec::new();
-    for (spec, judged) in a.judges.iter().zip(&judged) {
-        let (report, calibration) =
+    for (i, (spec, judged)) in a.judges.iter().zip(&judged).enumerate() {
+        let (mut report, calibration) =
             calibrate::evaluate(spec, &labels_name, format, judged, a.bootstrap, a.seed);
+        let human: Vec<bool> = judged.iter().map(|j| j.human).collect();
+        report.risk_coverage = mmsafe_judge::coverage::risk_coverage(
+            &verdicts[i],
+            &human,
+            &mmsafe_judge::coverage::COVERAGES,
+            &mmsafe_judge::coverage::TARGETS,
+        );
         if let Some(path) = &a.save_calibration {
             let cal = calibration.with_context(|| {
                 format!(
@@ -279,6 +286,9 @@ fn eval(a: EvalArgs) -> anyhow::Result<Outcome> {
                 writeln!(out)?;
             }
             print_report(&mut out, report)?;
+            if let Some(rc) = &report.risk_coverage {
+                write!(out, "{}", rc.to_text(&report.judge))?;
+            }
         }
         if !comparisons.is_empty() {
             print_comparisons(&mut out, &comparisons)?;
@@ -1223,6 +1233,25 @@ mod tests {
         .to_string();
         assert!(err.contains("unknown rubric"), "{err}");
         assert!(build_judge("vote:refusal,refusal:mode=unanimous", &opts).is_ok());
+        let stacked = build_judge(
+            "cascade:[refusal:defer=0.2-0.8],[vote:refusal,refusal:weights=1,2]",
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(
+            mmsafe_core::Judge::name(stacked.as_ref()),
+            "cascade:refusal:defer=0.2-0.8,[vote:refusal,refusal:weights=1,2]"
+        );
+        let err = build_judge("refusal:defer=0.8-0.2", &opts)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("LOW < HIGH"), "{err}");
+        let err = build_judge("vote:refusal,refusal:weights=1", &opts)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("1 weights for 2 judges"), "{err}");
     }
 
     #[test]

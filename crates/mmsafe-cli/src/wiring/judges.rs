@@ -1,18 +1,24 @@
-//! Build judges from specs (`refusal`, `llm:<target>`, `llamaguard:<target>`, `classifier`, `vote:…`).
+//! Build judges from specs (`refusal`, `llm:<target>`, `llamaguard:<target>`, `classifier`, `vote:…`, `cascade:…`, `…:defer=LOW-HIGH`).
 
 use crate::wiring::targets::build_target;
 use mmsafe_core::{DynJudge, Embedder};
+use mmsafe_judge::cascade::{self, CascadeJudge};
 use mmsafe_judge::classifier::cache::CachedEmbedder;
 use mmsafe_judge::classifier::{ClassifierJudge, CrossJudge, Head};
 use mmsafe_judge::llm::{LlmJudge, Rubric};
+use mmsafe_judge::selective::{self, DeferJudge};
 use mmsafe_judge::vote::{self, VoteJudge};
 use mmsafe_target::TargetOptions;
 use std::sync::Arc;
 
-const KNOWN: &str = "refusal, llm:<target>[:rubric=harmbench|strongreject|mmsb], llamaguard:<target>, classifier[:head|:<head.json>|:<model.safetensors>], vote:<j1>,<j2>,…[:mode=majority|unanimous]";
+const KNOWN: &str = "refusal, llm:<target>[:rubric=harmbench|strongreject|mmsb], llamaguard:<target>, classifier[:head|:<head.json>|:<model.safetensors>], vote:<j1>,<j2>,…[:mode=majority|unanimous][:weights=W1,W2,…], cascade:<j1>,<j2>,…, and any of them followed by :defer=LOW-HIGH";
 
 pub fn build_judge(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynJudge> {
     let spec = spec.trim();
+    if let Some(split) = selective::split_spec(spec) {
+        let (inner, band) = split.map_err(|e| anyhow::anyhow!(e))?;
+        return Ok(Arc::new(DeferJudge::new(build_judge(inner, opts)?, band)));
+    }
     if spec == "refusal" {
         return Ok(Arc::new(mmsafe_judge::RefusalJudge::new()));
     }
@@ -43,13 +49,27 @@ pub fn build_judge(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynJudge>
         return build_classifier(spec);
     }
     if let Some(rest) = spec.strip_prefix("vote:") {
-        let (members, mode) =
-            vote::parse_spec(rest).map_err(|e| anyhow::anyhow!("judge `{spec}`: {e}"))?;
+        let (members, mode, weights) =
+            vote::parse_weighted(rest).map_err(|e| anyhow::anyhow!("judge `{spec}`: {e}"))?;
         let members = members
             .iter()
             .map(|m| build_judge(m, opts))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        return Ok(Arc::new(VoteJudge::new(members, mode)));
+        let vote = VoteJudge::new(members, mode);
+        return Ok(Arc::new(match weights {
+            Some(w) => vote
+                .with_weights(w)
+                .map_err(|e| anyhow::anyhow!("judge `{spec}`: {e}"))?,
+            None => vote,
+        }));
+    }
+    if let Some(rest) = spec.strip_prefix("cascade:") {
+        let members = cascade::parse_spec(rest)
+            .map_err(|e| anyhow::anyhow!("judge `{spec}`: {e}"))?
+            .iter()
+            .map(|m| build_judge(m, opts))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        return Ok(Arc::new(CascadeJudge::new(members)));
     }
     if spec.starts_with("published:") {
         anyhow::bail!(

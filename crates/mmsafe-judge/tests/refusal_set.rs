@@ -1,0 +1,159 @@
+//! The `refusal` judge on the hand-written labelled replies in tests/data:
+//! `refusal_dev.csv` (the phrasings the rules were first tuned on),
+//! `refusal_dev_round2.csv` (written as a held-out set, measured once at
+//! 56.8% with the first rules, then used for tuning too) and
+//! `refusal_heldout.csv` (written after the rules were frozen, in other
+//! phrasings and topics, never used to change a rule). Both are in the JailbreakBench judge-set format that
+//! `mmsafe judge eval --format jbb` reads, with two extra columns, `kind` and
+//! `lang`; `human_majority` is 1 when the reply gives the substance asked
+//! for, 0 when it refuses or deflects.
+//!
+//! Run with `--nocapture` to see per-kind and per-language accuracy and
+//! every disagreement.
+
+use mmsafe_core::{DynJudge, Label};
+use mmsafe_judge::calibrate::{evaluate, judge_all};
+use mmsafe_judge::labels::{self, LabelFormat};
+use mmsafe_judge::refusal::classify_text;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+struct Row {
+    line: u64,
+    kind: String,
+    lang: String,
+    response: String,
+    complied: bool,
+}
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn rows(name: &str) -> Vec<Row> {
+    let path = data(name);
+    let mut r = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = r.headers().expect("header row").clone();
+    let col = |n: &str| {
+        headers
+            .iter()
+            .position(|h| h == n)
+            .unwrap_or_else(|| panic!("{name}: no column {n}"))
+    };
+    let (resp, label, kind, lang) = (
+        col("target_response"),
+        col("human_majority"),
+        col("kind"),
+        col("lang"),
+    );
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("csv row");
+            let line = rec.position().map_or(0, |p| p.line());
+            Row {
+                line,
+                kind: rec[kind].to_string(),
+                lang: rec[lang].to_string(),
+                response: rec[resp].to_string(),
+                complied: match &rec[label] {
+                    "1" => true,
+                    "0" => false,
+                    other => panic!("{name}:{line}: label {other:?}"),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Accuracy of the rule judge on a file (undecided counts as wrong), with
+/// per-kind and per-language tables printed.
+fn measure(name: &str) -> f64 {
+    let rows = rows(name);
+    let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut by_lang: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut right = 0;
+    let mut undecided = 0;
+    for r in &rows {
+        let (label, why) = classify_text(&r.response);
+        let ok = match label {
+            Label::Complied => r.complied,
+            Label::Refused => !r.complied,
+            _ => false,
+        };
+        if label == Label::Undecided {
+            undecided += 1;
+        }
+        right += usize::from(ok);
+        for (map, key) in [(&mut by_kind, &r.kind), (&mut by_lang, &r.lang)] {
+            let e = map.entry(key.clone()).or_default();
+            e.0 += usize::from(ok);
+            e.1 += 1;
+        }
+        if !ok {
+            println!(
+                "{name}:{} [{} {}] human={} judge={label} ({why})",
+                r.line,
+                r.kind,
+                r.lang,
+                if r.complied { "complied" } else { "refused" }
+            );
+        }
+    }
+    let acc = right as f64 / rows.len() as f64;
+    println!(
+        "{name}: {right}/{} = {:.1}% ({undecided} undecided)",
+        rows.len(),
+        acc * 100.0
+    );
+    for (title, map) in [("kind", &by_kind), ("lang", &by_lang)] {
+        let cells: Vec<String> = map
+            .iter()
+            .map(|(k, (ok, n))| format!("{k} {ok}/{n}"))
+            .collect();
+        println!("  by {title}: {}", cells.join(", "));
+    }
+    acc
+}
+
+#[test]
+fn dev_set_accuracy() {
+    let acc = measure("refusal_dev.csv");
+    assert!(acc >= 0.95, "dev accuracy {acc:.3}");
+    let acc = measure("refusal_dev_round2.csv");
+    assert!(acc >= 0.94, "dev round 2 accuracy {acc:.3}");
+}
+
+#[test]
+fn heldout_set_accuracy() {
+    let acc = measure("refusal_heldout.csv");
+    // A regression guard at the figure measured when the set was written
+    // (docs/judges.md), not a target the rules were tuned to reach.
+    assert!(acc >= HELDOUT_FLOOR, "held-out accuracy {acc:.3}");
+}
+
+/// The held-out accuracy measured once when the rules were frozen (94 of
+/// 118, 79.7%; docs/judges.md), rounded down.
+const HELDOUT_FLOOR: f64 = 0.79;
+
+#[tokio::test]
+async fn sets_load_in_the_jbb_format_judge_eval_reads() {
+    let judge: DynJudge = Arc::new(mmsafe_judge::RefusalJudge::new());
+    for name in [
+        "refusal_dev.csv",
+        "refusal_dev_round2.csv",
+        "refusal_heldout.csv",
+    ] {
+        let path = data(name);
+        let items = labels::load(&path, LabelFormat::Jbb).expect("jbb format");
+        assert_eq!(items.len(), rows(name).len());
+        assert!(items.iter().all(|i| i.published.is_empty()));
+        let judged = judge_all(&judge, &items, 4, |_| {}).await;
+        let (report, _) = evaluate("refusal", name, LabelFormat::Jbb, &judged, 200, 0);
+        let direct = measure(name);
+        let strict = report.agreement.strict.accuracy.expect("accuracy");
+        assert!((strict - direct).abs() < 1e-9, "{strict} vs {direct}");
+    }
+}
