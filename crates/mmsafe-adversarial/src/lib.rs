@@ -11,10 +11,12 @@
 //! fused LayerNorm has no backward pass and would silently stop the gradient.
 
 pub mod attack;
+pub mod bench;
 pub mod clip;
 pub mod error;
 pub mod imageio;
 pub mod nn;
+pub mod parity;
 pub mod preprocess;
 pub mod quality;
 

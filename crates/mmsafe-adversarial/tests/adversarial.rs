@@ -1,5 +1,8 @@
 //! Adversarial attacks on a tiny CLIP with seeded random weights, written as
 //! safetensors into a temp dir and loaded through the real loader.
+//!
+//! `MMSAFE_TEST_DEVICE=cuda` (in a build with `--features cuda`) runs the same
+//! tests on the GPU; the default is the CPU.
 
 use candle_core::{Device, Tensor, Var};
 use mmsafe_adversarial::clip::{random_weights, ClipConfig, ClipSurrogate};
@@ -29,8 +32,13 @@ fn write_surrogate(dir: &Path, seed: u64) {
     candle_core::safetensors::save(&map, dir.join("model.safetensors")).unwrap();
 }
 
+fn test_device() -> Device {
+    let name = std::env::var("MMSAFE_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
+    mmsafe_adversarial::device(&name).unwrap()
+}
+
 fn load(dir: &Path) -> ClipSurrogate {
-    ClipSurrogate::load(dir, &Device::Cpu).unwrap()
+    ClipSurrogate::load(dir, &test_device()).unwrap()
 }
 
 /// A deterministic non-square "photo": smooth gradients plus a few shapes.
@@ -78,8 +86,8 @@ fn adversarial_input_gradient_reaches_pixels() {
     let tmp = tempfile::tempdir().unwrap();
     write_surrogate(tmp.path(), 1);
     let s = load(tmp.path());
-    let x =
-        Var::from_tensor(&Tensor::rand(0f32, 1f32, (1, 3, 32, 32), &Device::Cpu).unwrap()).unwrap();
+    let x = Var::from_tensor(&Tensor::rand(0f32, 1f32, (1, 3, 32, 32), &test_device()).unwrap())
+        .unwrap();
     let emb = s.embed_pixels(x.as_tensor()).unwrap();
     let loss = emb.sum_all().unwrap();
     let grads = loss.backward().unwrap();
@@ -181,7 +189,7 @@ fn adversarial_real_clip_when_available() {
         eprintln!("skipping: set MMSAFE_CLIP_DIR to a CLIP model directory to run this test");
         return;
     };
-    let s = [ClipSurrogate::load(Path::new(&dir), &Device::Cpu).unwrap()];
+    let s = [ClipSurrogate::load(Path::new(&dir), &test_device()).unwrap()];
     let cfg = AttackConfig {
         steps: 5,
         ..config(Mode::EmbedText, 1)
@@ -247,6 +255,20 @@ fn adversarial_ensemble_of_two_surrogates() {
             "each surrogate moves towards the goal: {before} -> {after}"
         );
     }
+}
+
+/// Same weights and pixels on the CPU and on the test device: the loss and the
+/// input gradient must agree (trivially on the CPU; the real check under CUDA).
+#[test]
+fn adversarial_devices_agree_on_loss_and_gradient() {
+    let cfg: ClipConfig = serde_json::from_str(TINY).unwrap();
+    let a =
+        mmsafe_adversarial::parity::agreement(&cfg, 3, 2, (40, 48), &Device::Cpu, &test_device())
+            .unwrap();
+    assert!((a.loss_a - a.loss_b).abs() < 1e-4, "{a:?}");
+    assert!(a.grad_rel_l2 < 1e-3, "{a:?}");
+    assert!(a.grad_cosine > 0.9999, "{a:?}");
+    assert!(a.grad_sign_agreement > 0.99, "{a:?}");
 }
 
 #[test]

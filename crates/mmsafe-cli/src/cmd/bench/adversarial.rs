@@ -2,7 +2,6 @@
 //! on a ViT-B/32-shaped surrogate with random weights at 224×224.
 
 use crate::exit::Outcome;
-use candle_core::{Tensor, Var, D};
 use mmsafe_adversarial::clip::{ClipConfig, ClipSurrogate};
 
 #[derive(clap::Args, Debug)]
@@ -17,31 +16,6 @@ pub struct Args {
     json: bool,
 }
 
-fn seconds_per_step(s: &ClipSurrogate, batch: usize, steps: usize) -> anyhow::Result<f64> {
-    let dev = s.device();
-    let x0 = Tensor::rand(0f32, 1f32, (batch, 3, 224, 224), dev)?;
-    let target = Tensor::rand(-1f32, 1f32, (1, 512), dev)?;
-    let mut delta = Tensor::zeros((batch, 3, 224, 224), candle_core::DType::F32, dev)?;
-    let step = |delta: &Tensor| -> anyhow::Result<Tensor> {
-        let var = Var::from_tensor(delta)?;
-        let x = (&x0 + var.as_tensor())?.clamp(0f32, 1f32)?;
-        let emb = s.embed_pixels(&x)?;
-        let loss = emb.broadcast_mul(&target)?.sum(D::Minus1)?.mean_all()?;
-        let grads = loss.backward()?;
-        let g = grads
-            .get(var.as_tensor())
-            .ok_or_else(|| anyhow::anyhow!("no input gradient"))?;
-        Ok((delta - (g.sign()? * (1.0 / 255.0))?)?.clamp(-16f32 / 255.0, 16f32 / 255.0)?)
-    };
-    delta = step(&delta)?; // warm-up
-    let t = std::time::Instant::now();
-    for _ in 0..steps {
-        delta = step(&delta)?;
-    }
-    let _ = delta.sum_all()?.to_scalar::<f32>()?; // force completion on async devices
-    Ok(t.elapsed().as_secs_f64() / steps.max(1) as f64)
-}
-
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut devices = vec!["cpu".to_string()];
     if args.device != "cpu" {
@@ -53,8 +27,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         let mut cfg = ClipConfig::vit_b32();
         cfg.text_config = None; // the text tower plays no part in a PGD step
         let s = ClipSurrogate::random("vit-b32-random", cfg, 0, &device)?;
-        let b1 = seconds_per_step(&s, 1, args.steps)?;
-        let b8 = seconds_per_step(&s, 8, args.steps)?;
+        let b1 = mmsafe_adversarial::bench::seconds_per_step(&s, 1, args.steps)?;
+        let b8 = mmsafe_adversarial::bench::seconds_per_step(&s, 8, args.steps)?;
         let key = if name == "cpu" { "cpu" } else { "gpu" };
         if !args.json {
             crate::exit::outln!(
@@ -66,6 +40,28 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             key.to_string(),
             serde_json::json!({"seconds_per_step_batch1": b1, "seconds_per_step_batch8": b8}),
         );
+    }
+    if args.device != "cpu" {
+        // Same weights and pixels on both devices: a speed-up is worth little if the
+        // GPU computes a different attack.
+        let device = mmsafe_adversarial::device(&args.device)?;
+        let mut cfg = ClipConfig::vit_b32();
+        cfg.text_config = None;
+        let agree = mmsafe_adversarial::parity::agreement(
+            &cfg,
+            0,
+            2,
+            (240, 320),
+            &candle_core::Device::Cpu,
+            &device,
+        )?;
+        if !args.json {
+            crate::exit::outln!(
+                "cpu vs {}: loss {:.6} vs {:.6}, input gradient rel. L2 diff {:.2e}, cosine {:.6}, sign agreement {:.4}",
+                args.device, agree.loss_a, agree.loss_b, agree.grad_rel_l2, agree.grad_cosine, agree.grad_sign_agreement
+            )?;
+        }
+        report.insert("agreement".to_string(), serde_json::to_value(&agree)?);
     }
     if args.json {
         crate::exit::outln!("{}", serde_json::Value::Object(report))?;
