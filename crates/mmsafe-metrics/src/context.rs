@@ -31,9 +31,12 @@ pub struct ContextSensitivity {
     pub excluded: u64,
 }
 
+/// (pair id, attack, defense, repeat): the conditions a pair is compared under.
+type PairKey<'a> = (&'a str, &'a str, &'a str, u32);
+
 /// `None` when no pair has both a safe- and an unsafe-context member.
 pub fn context_sensitivity(obs: &[&Observation]) -> Option<ContextSensitivity> {
-    let mut groups: BTreeMap<(&str, &str, &str, u32), Vec<(Expect, Label)>> = BTreeMap::new();
+    let mut groups: BTreeMap<PairKey<'_>, Vec<(Expect, Label)>> = BTreeMap::new();
     for o in obs {
         if let Some(pair) = o.pair_id.as_deref() {
             groups

@@ -90,7 +90,7 @@ fn build(input: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
         let _ = csvrows::read(f, Header::Fixed(COLUMNS), COLUMNS)?;
         len += csvrows::count(f, Header::Fixed(COLUMNS)).unwrap_or(0);
     }
-    let images = common::images_dir(input, &[root.clone()])?;
+    let images = common::images_dir(input, std::slice::from_ref(&root))?;
     let ctx = Arc::new(Ctx {
         source: input.spec.to_string(),
         files,
