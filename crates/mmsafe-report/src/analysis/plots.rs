@@ -344,7 +344,7 @@ pub(crate) fn frontier(out: &mut String, rows: &[DefenseEffect]) {
         let Some((x, y)) = d.over_refusal_rate.zip(d.asr) else {
             let _ = writeln!(
                 out,
-                "<text class=\"na\" x=\"{:.1}\" y=\"{legend_y:.1}\">{}: n/a (no decided harmful or benign attempts)</text>",
+                "<text class=\"na\" x=\"{:.1}\" y=\"{legend_y:.1}\">{}: n/a</text>",
                 SC_X0 + SC_W + 20.0,
                 esc(&label(&d.defense, 20))
             );

@@ -166,7 +166,9 @@ fn reliance(out: &mut String, a: &Analysis) {
     );
     for r in &a.reliance {
         let _ = writeln!(out, "{}:", r.attack);
-        if r.scored == 0 {
+        if r.scored + r.unscored == 0 {
+            out.push_str("  no decided harmful attempt under this attack\n");
+        } else if r.scored == 0 {
             let _ = writeln!(
                 out,
                 "  no OCR readability recorded ({} attempts; the OCR model was not available when the attack ran)",
