@@ -17,6 +17,7 @@ pub mod extract;
 pub mod inject;
 pub mod mmtypo;
 pub mod registry;
+pub mod spec;
 pub mod templates;
 
 pub use attacks::figstep::FigStepRenderer;

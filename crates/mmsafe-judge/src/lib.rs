@@ -7,11 +7,17 @@
 
 pub mod calibrate;
 pub mod classifier;
+pub mod kinds;
 pub mod labels;
 pub mod llamaguard;
 pub mod llm;
 pub mod refusal;
+pub mod registry;
+pub mod spec;
 pub mod text;
+pub mod training;
 pub mod vote;
 
 pub use refusal::RefusalJudge;
+pub use registry::JUDGES;
+pub use spec::{JudgeKind, JudgeResolver, SpecError};

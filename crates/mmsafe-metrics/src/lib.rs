@@ -13,6 +13,7 @@
 mod agreement;
 mod correct;
 mod fairness;
+mod first_look;
 mod interval;
 mod paired;
 mod rates;
@@ -24,6 +25,7 @@ mod tradeoff;
 pub use agreement::{agreement, Agreement, Confusion, Scores};
 pub use correct::{corrected_asr, rogan_gladen, JudgeCalibration};
 pub use fairness::{fairness, Fairness};
+pub use first_look::{first_look, Contrast, FirstLook};
 pub use interval::{
     proportion, quantile, wilson, Bootstrap, Ci, DEFAULT_RESAMPLES, DEFAULT_SEED,
     MEAN_BOOTSTRAP_MAX, Z95,
