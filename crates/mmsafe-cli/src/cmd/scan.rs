@@ -790,8 +790,22 @@ mod tests {
         assert_eq!(o.defenses, ["none", "balanced"]);
         let d = ScanArgs::default().or_offline_defaults();
         assert_eq!(
-            (d.target, d.suites, d.attacks, d.defenses, d.judges, d.max_tokens),
-            (o.target, o.suites, o.attacks, o.defenses, o.judges, o.max_tokens)
+            (
+                d.target,
+                d.suites,
+                d.attacks,
+                d.defenses,
+                d.judges,
+                d.max_tokens
+            ),
+            (
+                o.target,
+                o.suites,
+                o.attacks,
+                o.defenses,
+                o.judges,
+                o.max_tokens
+            )
         );
         // Flags given are kept; the rest are the offline defaults.
         let d = ScanArgs {

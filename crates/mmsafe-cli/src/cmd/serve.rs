@@ -65,8 +65,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<Outcome> {
     if let Err(e) = mmsafe_serve::check_upstream_url(&a.upstream) {
         return usage(format!("--upstream: {e}"));
     }
+    // Also refuses NaN and infinity, which no image size compares with.
     ensure_usage!(
-        a.max_image_megapixels > 0.0,
+        a.max_image_megapixels.is_finite() && a.max_image_megapixels > 0.0,
         "--max-image-megapixels {} must be above 0",
         a.max_image_megapixels
     );
