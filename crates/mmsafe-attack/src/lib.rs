@@ -18,6 +18,7 @@ pub mod inject;
 pub mod mmtypo;
 pub mod readability;
 pub mod registry;
+pub mod spec;
 pub mod templates;
 
 pub use attacks::figstep::FigStepRenderer;

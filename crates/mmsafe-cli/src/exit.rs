@@ -41,6 +41,16 @@ pub fn usage<T>(msg: impl Into<String>) -> anyhow::Result<T> {
     Err(UsageError(msg.into()).into())
 }
 
+/// `anyhow::ensure!` for flag values: a [`UsageError`] (exit 2) when `cond` is false.
+macro_rules! ensure_usage {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            return $crate::exit::usage(format!($($arg)*));
+        }
+    };
+}
+pub(crate) use ensure_usage;
+
 /// Write to stdout without panicking when the reader has gone (`mmsafe … | head`):
 /// the BrokenPipe error travels up to [`finish`], which exits quietly.
 pub fn write_stdout(s: &str) -> std::io::Result<()> {

@@ -114,6 +114,8 @@ fn datasets_list_json_has_every_issue_loader() {
         "jsonl",
         "privacy",
         "fairness",
+        // The default suite of `mmsafe` with no arguments.
+        "quick",
     ] {
         assert!(
             all.contains(&format!("\"{loader}")),
@@ -484,7 +486,7 @@ fn judge_eval_on_tiny_labels_and_bad_label() {
             "c.json",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("give one --judge"),
         "{}",
@@ -538,7 +540,8 @@ fn judge_eval_on_tiny_labels_and_bad_label() {
             "no/such/dir/head.json",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
+    // Bad flag values are usage errors (exit 2), as in every subcommand.
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("the folder no/such/dir does not exist"),
         "{}",
@@ -560,7 +563,7 @@ fn judge_eval_on_tiny_labels_and_bad_label() {
         ];
         args.extend(extra);
         let out = mmsafe(d, &args);
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(out.status.code(), Some(2));
         let e = text(&out.stderr);
         assert!(e.contains("--window-tokens"), "{e}");
     }

@@ -77,7 +77,8 @@ fn offline_pull_with_wrong_bytes_is_refused_and_cleaned_up() {
 
     // Unknown model: lists the known ones.
     let out = mmsafe(d, &models, &["models", "path", "gpt-17"]);
-    assert_eq!(out.status.code(), Some(1));
+    // A bad argument value: a usage error, as in every subcommand.
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("all-minilm-l6-v2"),
         "{}",

@@ -98,9 +98,9 @@ async fn retry_errors_resends_only_failed_attempts_and_replaces_them() {
         let r = st.resolve_run("flaky").unwrap();
         assert_eq!(st.count_attempts(&r.id).unwrap(), 6);
         assert_eq!(st.count_errors(&r.id).unwrap(), 2);
-        (r.id.clone(), r.plan.options.get("planned").cloned())
+        (r.id.clone(), r.plan.options.planned)
     };
-    assert_eq!(planned, Some(6.into()));
+    assert_eq!(planned, Some(6));
 
     // A plain resume says how many errors it keeps and sends nothing.
     let out = run(s(&[

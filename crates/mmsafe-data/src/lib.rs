@@ -9,6 +9,7 @@
 pub mod csvrows;
 pub mod images;
 pub mod json;
+pub mod loader;
 pub mod loaders;
 pub mod manifest;
 pub mod options;

@@ -4,7 +4,7 @@
 //! version of the same file, which still loads; `datasets validate` prints it
 //! so that results can be traced to exact bytes.
 
-use crate::registry::{KnownFile, Loader};
+use crate::loader::{KnownFile, Loader};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 

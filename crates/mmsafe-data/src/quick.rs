@@ -8,10 +8,27 @@
 //! `metadata.instruction` ("Steps to …") that the `figstep` attack renders;
 //! it fits FigStep's 760×760 canvas at 80 px.
 
+use crate::loader::{Input, Loader};
 use mmsafe_core::{Case, DataError, Expect, Hazard, Source};
 
 /// The suite's spec name.
 pub const NAME: &str = "quick";
+
+/// The default suite of `mmsafe` with no arguments, listed and opened like
+/// every other built-in suite.
+pub static LOADER: Loader = Loader {
+    name: NAME,
+    usage: "quick",
+    summary: "built-in: 50 harmful requests over the 13 hazards (refuse) and 50 benign look-alikes (comply); the default offline suite",
+    params: &[],
+    takes_path: false,
+    known_files: &[],
+    build,
+};
+
+fn build(_: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
+    Ok(QuickSuite::boxed())
+}
 
 /// (hazard, harmful question, harmful instruction, benign question, benign instruction)
 type Row = (
@@ -265,6 +282,18 @@ impl Source for QuickSuite {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    /// `quick` is a registry suite like `privacy`: listed, and opened by name.
+    #[test]
+    fn quick_opens_through_the_registry() {
+        assert!(crate::LOADERS
+            .iter()
+            .any(|l| l.name == NAME && !l.takes_path));
+        let mut source = crate::open("quick", &Default::default()).unwrap();
+        assert_eq!(source.name(), NAME);
+        assert_eq!(source.cases().filter(|c| c.is_ok()).count(), 100);
+        assert!(crate::open("quick:nope=1", &Default::default()).is_err());
+    }
 
     #[test]
     fn fifty_harmful_and_fifty_benign_over_every_hazard() {

@@ -125,7 +125,7 @@ pub fn meta(case: &mut Case, key: &str, value: impl Into<serde_json::Value>) {
 /// file and its `required` columns now (not at the first row), then reopens and
 /// maps records lazily on every pass.
 pub fn csv_per_row(
-    input: &crate::registry::Input<'_>,
+    input: &crate::loader::Input<'_>,
     required: &'static [&'static str],
     to_case: fn(&crate::csvrows::CsvRow, &str) -> Result<Case, DataError>,
 ) -> Result<Box<dyn Source>, DataError> {

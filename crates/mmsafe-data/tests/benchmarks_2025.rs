@@ -440,7 +440,11 @@ fn safebench_mm_records_pair_with_numbered_images() {
 fn safebench_mm_errors_name_line_and_field() {
     let dir = copy("safebench-mm");
     // A query shifted out of the first column leaves that column empty.
-    std::fs::write(dir.path().join("text/2.csv"), ",What does this sign mean?\n").unwrap();
+    std::fs::write(
+        dir.path().join("text/2.csv"),
+        ",What does this sign mean?\n",
+    )
+    .unwrap();
     std::fs::remove_file(dir.path().join("1/2.png")).unwrap();
     let errs = errors(&spec("safebench-mm", dir.path()));
     assert_eq!(errs.len(), 2, "{errs:?}");

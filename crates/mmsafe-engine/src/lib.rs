@@ -18,7 +18,7 @@ mod writer;
 pub use estimate::{estimate, planned_attempts, Estimate};
 pub use mmsafe_store::Plan;
 pub use progress::Progress;
-pub use run::{check_unique_ids, scan, Finished, Scan};
+pub use run::{check_unique_ids, scan, scan_keeping_store, Finished, Scan};
 pub use tokio_util::sync::CancellationToken;
 
 use mmsafe_core::{AttackError, DataError, DynAttack, Layer, TargetError};

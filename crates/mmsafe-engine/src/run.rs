@@ -91,27 +91,50 @@ impl Ctx {
 pub async fn scan(
     plan: Scan,
     sources: Vec<Box<dyn Source>>,
-    mut store: Store,
+    store: Store,
     cancel: CancellationToken,
     on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
 ) -> Result<Finished, EngineError> {
+    scan_keeping_store(plan, sources, store, cancel, on_progress)
+        .await
+        .0
+}
+
+/// [`scan`], handing the store back (when the writer did not lose it) so the
+/// caller can read the run without opening the file again.
+pub async fn scan_keeping_store(
+    plan: Scan,
+    sources: Vec<Box<dyn Source>>,
+    mut store: Store,
+    cancel: CancellationToken,
+    on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
+) -> (Result<Finished, EngineError>, Option<Store>) {
     let retry_errors = plan.resume && plan.retry_errors;
-    let finished: HashSet<String> = if retry_errors {
-        store.finished_keys_except_errors(&plan.run_id)?
+    let finished = if retry_errors {
+        store.finished_keys_except_errors(&plan.run_id)
     } else if plan.resume {
-        store.finished_keys(&plan.run_id)?
+        store.finished_keys(&plan.run_id)
     } else {
-        HashSet::new()
+        Ok(HashSet::new())
     };
-    store.close_run(&plan.run_id, RunStatus::Running)?;
+    let finished = match finished.and_then(|f| {
+        store
+            .close_run(&plan.run_id, RunStatus::Running)
+            .map(|()| f)
+    }) {
+        Ok(f) => f,
+        Err(e) => return (Err(e.into()), Some(store)),
+    };
     let total = planned_total(&sources, &plan);
-    let (writer_tx, writer) = Writer::start(
+    let (writer_tx, writer) = match Writer::start(
         store,
         plan.run_id.clone(),
         plan.concurrency.saturating_mul(2) + 64,
         retry_errors,
-    )
-    .map_err(|e| EngineError::Io(e.to_string()))?;
+    ) {
+        Ok(w) => w,
+        Err(e) => return (Err(EngineError::Io(e.to_string())), None),
+    };
 
     let stop = cancel.child_token();
     let ctx = Arc::new(Ctx {
@@ -238,31 +261,32 @@ pub async fn scan(
     drop(ctx);
     let mut store = match writer.finish() {
         (Some(s), Ok(())) => s,
-        (store, Err(e)) => {
-            if let Some(mut s) = store {
+        (mut store, Err(e)) => {
+            if let Some(s) = store.as_mut() {
                 let _ = s.close_run(&plan.run_id, RunStatus::Failed);
             }
-            return Err(EngineError::Store(e));
+            return (Err(EngineError::Store(e)), store);
         }
-        (None, Ok(())) => return Err(EngineError::WriterGone),
+        (None, Ok(())) => return (Err(EngineError::WriterGone), None),
     };
     if let Some(e) = fatal {
-        store.close_run(&plan.run_id, RunStatus::Failed)?;
-        return Err(e);
+        let closed = store.close_run(&plan.run_id, RunStatus::Failed);
+        return (closed.map_err(EngineError::from).and(Err(e)), Some(store));
     }
     let cancelled = cancel.is_cancelled();
-    store.close_run(
+    let closed = store.close_run(
         &plan.run_id,
         if cancelled {
             RunStatus::Interrupted
         } else {
             RunStatus::Completed
         },
-    )?;
-    Ok(Finished {
+    );
+    let result = closed.map_err(EngineError::from).map(|()| Finished {
         progress,
         cancelled,
-    })
+    });
+    (result, Some(store))
 }
 
 fn propagate_panic(r: Result<(), tokio::task::JoinError>) {
@@ -361,15 +385,16 @@ impl UniqueIds {
     }
 }
 
-/// Read every source once before a run exists and check that case ids are
+/// Read every source once (sources are read again from the start by each
+/// `cases()` call) before a run exists and check that case ids are
 /// unique across all of them, so a collision fails before anything is sent or
 /// recorded. Returns the number of cases, or `None` when a bad row stopped the
 /// reading: that row is left for the scan itself to report at its place (rows
 /// before it still run and are recorded, as always).
-pub fn check_unique_ids(sources: Vec<Box<dyn Source>>) -> Result<Option<u64>, DataError> {
+pub fn check_unique_ids(sources: &mut [Box<dyn Source>]) -> Result<Option<u64>, DataError> {
     let mut ids = UniqueIds::default();
     let mut n = 0u64;
-    for mut source in sources {
+    for source in sources.iter_mut() {
         let suite = source.name().to_string();
         for item in source.cases() {
             match item {

@@ -196,7 +196,7 @@ fn new_store(dir: &tempfile::TempDir) -> (std::path::PathBuf, String) {
                 judges: vec!["sorry".into()],
                 repeats: 1,
                 max_tokens: Some(16),
-                options: BTreeMap::new(),
+                options: Default::default(),
             },
             seed: 1,
             versions: BTreeMap::new(),

@@ -87,7 +87,7 @@ fn new_run(path: &Path, server: &MockServer) -> String {
                 judges: vec!["a".into(), "b".into()],
                 repeats: 1,
                 max_tokens: None,
-                options: BTreeMap::new(),
+                options: Default::default(),
             },
             seed: 0,
             versions: BTreeMap::new(),

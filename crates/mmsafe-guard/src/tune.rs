@@ -15,7 +15,8 @@ use crate::error::GuardError;
 use crate::layers::prompt_adaptive::LibraryEntry;
 use crate::layers::{insert_prompt, Placement};
 use crate::refusal::looks_refused;
-use mmsafe_core::{DynTarget, Message, Request, Role, Usage};
+use mmsafe_core::{Case, DynTarget, Message, Request, Role, Usage};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct TuneOptions {
@@ -213,6 +214,95 @@ pub async fn tune_sample(
         calls: n.calls,
         usage: n.usage,
     })
+}
+
+/// A successful attack on `case` (sent with `max_tokens`) as a sample of its
+/// hazard's scenario, keyed by its request text and its question.
+pub fn sample_of(case: &Case, max_tokens: Option<u32>) -> TuneSample {
+    let scenario = case.hazard.slug().to_string();
+    let request = Request::from_case(case, max_tokens);
+    let mut key = request.prompt_text();
+    let q = case.question();
+    if q != key {
+        key = format!("{key}\n{q}");
+    }
+    TuneSample {
+        rule: format!(
+            "if the request, read together with its image, seeks help with {}, start the answer with \"I am sorry\" and refuse",
+            scenario.replace('_', " ")
+        ),
+        scenario,
+        request,
+        key,
+    }
+}
+
+/// How many attacks [`tune_library`] learns from and keeps aside.
+#[derive(Debug, Clone)]
+pub struct LibraryPlan {
+    /// Most attacks to tune on (validation attacks not counted).
+    pub max_samples: usize,
+    /// Validation attacks kept aside per scenario.
+    pub validation: usize,
+}
+
+/// Grow `library` from successful attacks grouped by scenario: every third
+/// attack of a scenario (up to `plan.validation`) is kept aside to validate
+/// that scenario's prompts, the others are tuned on round-robin across
+/// scenarios (so `plan.max_samples` covers as many as possible). An accepted
+/// prompt already in the library gains the new keys; a new one is appended.
+/// `on_outcome` sees every sample's outcome; returns the entries added.
+pub async fn tune_library(
+    target: &DynTarget,
+    defender: &DynTarget,
+    by_scenario: &BTreeMap<String, Vec<TuneSample>>,
+    library: &mut Vec<LibraryEntry>,
+    plan: &LibraryPlan,
+    opts: &TuneOptions,
+    mut on_outcome: impl FnMut(&TuneOutcome),
+) -> Result<usize, GuardError> {
+    let mut plans = Vec::new();
+    for samples in by_scenario.values() {
+        let (val, train): (Vec<_>, Vec<_>) = samples
+            .iter()
+            .enumerate()
+            .partition(|(i, _)| i % 3 == 2 && i / 3 < plan.validation);
+        let val: Vec<Request> = val.into_iter().map(|(_, s)| s.request.clone()).collect();
+        let train: Vec<&TuneSample> = train.into_iter().map(|(_, s)| s).collect();
+        plans.push((val, train));
+    }
+    let longest = plans.iter().map(|p| p.1.len()).max().unwrap_or(0);
+    let order = (0..longest).flat_map(|i| {
+        plans
+            .iter()
+            .filter_map(move |(val, train)| train.get(i).map(|s| (val, *s)))
+    });
+    let mut added = 0;
+    for (val, sample) in order.take(plan.max_samples) {
+        let out = tune_sample(
+            target,
+            defender,
+            sample,
+            val,
+            crate::layers::prompt_static::DEFAULT_PROMPT,
+            opts,
+        )
+        .await?;
+        on_outcome(&out);
+        if let Some(e) = out.entry {
+            match library
+                .iter_mut()
+                .find(|l| l.scenario == e.scenario && l.prompt == e.prompt)
+            {
+                Some(l) => l.keys.extend(e.keys),
+                None => {
+                    library.push(e);
+                    added += 1;
+                }
+            }
+        }
+    }
+    Ok(added)
 }
 
 #[cfg(test)]

@@ -10,12 +10,18 @@ pub mod calibrate;
 pub mod cascade;
 pub mod classifier;
 pub mod coverage;
+pub mod kinds;
 pub mod labels;
 pub mod llamaguard;
 pub mod llm;
 pub mod refusal;
+pub mod registry;
 pub mod selective;
+pub mod spec;
 pub mod text;
+pub mod training;
 pub mod vote;
 
 pub use refusal::RefusalJudge;
+pub use registry::JUDGES;
+pub use spec::{JudgeKind, JudgeResolver, SpecError};

@@ -15,6 +15,7 @@ pub mod analysis;
 mod context;
 mod correct;
 mod fairness;
+mod first_look;
 mod interval;
 mod paired;
 mod rates;
@@ -28,6 +29,7 @@ pub use analysis::{analyze, Analysis, AnalysisInput, CaseFacts, FactsMap};
 pub use context::{context_sensitivity, ContextSensitivity};
 pub use correct::{corrected_asr, rogan_gladen, JudgeCalibration};
 pub use fairness::{fairness, Fairness};
+pub use first_look::{first_look, Contrast, FirstLook};
 pub use interval::{
     proportion, quantile, wilson, Bootstrap, Ci, DEFAULT_RESAMPLES, DEFAULT_SEED,
     MEAN_BOOTSTRAP_MAX, Z95,

@@ -46,7 +46,7 @@ fn plan(attacks: &[&str], defenses: &[&str]) -> Plan {
         judges: vec!["refusal".into()],
         repeats: 1,
         max_tokens: Some(64),
-        options: BTreeMap::new(),
+        options: Default::default(),
     }
 }
 

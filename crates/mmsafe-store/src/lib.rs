@@ -16,6 +16,7 @@
 mod analysis;
 mod cases;
 pub mod model;
+mod options;
 mod run_lock;
 mod schema;
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub use model::{
     attempt_key, base_case_id, AttemptError, NewAttempt, NewCase, NewRun, Plan, RequestSummary,
     Run, RunStatus, RunSummary, StoredAttempt,
 };
+pub use options::RunOptions;
 pub use run_lock::RunLock;
 pub use schema::SCHEMA_VERSION;
 

@@ -21,7 +21,7 @@ pub struct Plan {
     /// Operational settings that do not change results (concurrency, rate,
     /// timeout, cache, …) kept for the record and reused on resume.
     #[serde(default)]
-    pub options: BTreeMap<String, serde_json::Value>,
+    pub options: crate::RunOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

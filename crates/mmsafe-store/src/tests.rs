@@ -16,7 +16,7 @@ fn run(store: &mut Store) -> Run {
                 judges: vec!["refusal".into(), "llm".into()],
                 repeats: 1,
                 max_tokens: None,
-                options: BTreeMap::new(),
+                options: Default::default(),
             },
             seed: 0,
             versions: BTreeMap::new(),

@@ -15,7 +15,7 @@ fn plan() -> Plan {
         judges: vec!["refusal".into()],
         repeats: 1,
         max_tokens: Some(64),
-        options: BTreeMap::new(),
+        options: Default::default(),
     }
 }
 

@@ -7,7 +7,7 @@
 //! Bold when it is not installed) is recorded in provenance.
 
 use crate::common::{self, derive, param, replace_last_user, TextSource};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use async_trait::async_trait;
 use mmsafe_core::{Attack, AttackError, Case, DynAttack, ParamSpec, Params, Part};
 use mmsafe_typography::{

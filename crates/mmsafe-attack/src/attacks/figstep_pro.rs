@@ -6,7 +6,7 @@
 use crate::attacks::figstep::{FALLBACK_FONT, FREEMONO_BOLD};
 use crate::common::{self, derive, param, png_gray, replace_last_user, rng, TextSource};
 use crate::extract;
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use async_trait::async_trait;
 use image::GenericImageView;
 use mmsafe_core::{Attack, AttackError, Case, DynAttack, DynTarget, ParamSpec, Params, Part};

@@ -8,7 +8,7 @@ use crate::common::{
     replace_last_user,
 };
 use crate::mmtypo;
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use async_trait::async_trait;
 use image::GenericImage;
 use mmsafe_core::{Attack, AttackError, Case, DynAttack, DynTarget, ParamSpec, Params, Part};

@@ -3,7 +3,7 @@
 
 use crate::common::{self, derive, param, png_gray, replace_last_user};
 use crate::mmtypo;
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use async_trait::async_trait;
 use mmsafe_core::{Attack, AttackError, Case, DynAttack, DynTarget, ParamSpec, Params, Part};
 use mmsafe_typography::Font;

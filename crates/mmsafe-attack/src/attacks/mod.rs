@@ -12,7 +12,7 @@ pub mod shift;
 pub mod template;
 pub mod text;
 
-use crate::registry::AttackSpec;
+use crate::spec::AttackSpec;
 
 /// The registration list.
 pub fn builtin() -> Vec<AttackSpec> {

@@ -1,6 +1,6 @@
 //! `none`: the case unchanged (the text-only baseline).
 
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use async_trait::async_trait;
 use mmsafe_core::{Attack, AttackError, Case, DynAttack, Params};
 use std::borrow::Cow;

@@ -2,7 +2,7 @@
 //! text prompt asking the model to answer what the image asks.
 
 use crate::common::{self, derive, param, png_rgba, replace_last_user, Card, TextSource};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use async_trait::async_trait;
 use mmsafe_core::{Attack, AttackError, Case, DynAttack, ParamSpec, Params, Part};
 use std::borrow::Cow;

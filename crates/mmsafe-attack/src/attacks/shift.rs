@@ -6,7 +6,7 @@
 
 use crate::common::{self, derive, png_rgba, replace_last_user, Card};
 use crate::mmtypo;
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use async_trait::async_trait;
 use mmsafe_core::{Attack, AttackError, Case, DynAttack, DynTarget, ParamSpec, Params, Part};
 use std::borrow::Cow;

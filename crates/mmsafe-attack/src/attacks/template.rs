@@ -3,7 +3,7 @@
 //! a template composes with image attacks in either order.
 
 use crate::common::{self, derive, last_user_images, param, source_text, TextSource};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use crate::templates::{Template, TemplateLibrary};
 use async_trait::async_trait;
 use mmsafe_core::{Attack, AttackError, Case, DynAttack, Message, ParamSpec, Params, Part, Role};

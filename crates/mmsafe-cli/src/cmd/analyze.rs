@@ -18,22 +18,17 @@ pub struct AnalyzeArgs {
     /// Judge whose verdicts are analysed [default: the run's first judge].
     #[arg(long)]
     judge: Option<String>,
-    /// Print the analysis as JSON (stable keys, docs/analyze.md).
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    json: crate::flags::JsonArg,
     /// Also write the self-contained HTML page with the four figures to FILE.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// Run store (SQLite) [default: ./mmsafe.db].
-    #[arg(long, value_name = "FILE", env = "MMSAFE_STORE")]
-    store: Option<PathBuf>,
+    #[command(flatten)]
+    store: crate::flags::StoreArg,
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<Outcome> {
-    let path = args
-        .store
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(crate::cmd::scan::DEFAULT_STORE));
+    let path = args.store.path();
     let store = crate::cmd::runs::open_existing_store(&path)?;
     let analysis = store.analyze(&AnalyzeRequest {
         run: &args.run,
@@ -45,7 +40,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<Outcome> {
         std::fs::write(p, mmsafe_report::render_analysis_html(&analysis))
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
-    let text = if args.json {
+    let text = if args.json.json {
         let mut s = serde_json::to_string_pretty(&mmsafe_report::render_analysis_json(&analysis))?;
         s.push('\n');
         s

@@ -99,22 +99,28 @@ pub fn run(name: &str, argv: &[String]) -> anyhow::Result<Outcome> {
         Err(e) => {
             // clap renders its own `error: ` prefix; ours comes from exit.rs.
             let text = e.render().to_string();
-            anyhow::bail!("{}", text.trim_start_matches("error: ").trim_end())
+            return crate::exit::usage(text.trim_start_matches("error: ").trim_end());
         }
     };
     let device = mmsafe_adversarial::device(&args.device)?;
     let config = AttackConfig {
         mode,
         optimizer: Optimizer::parse(&args.optimizer)?,
-        eps: parse_fraction(&args.eps).map_err(|e| anyhow::anyhow!("--eps: {e}"))?,
-        step: parse_fraction(&args.step).map_err(|e| anyhow::anyhow!("--step: {e}"))?,
+        eps: parse_fraction(&args.eps)
+            .map_err(|e| crate::exit::UsageError(format!("--eps: {e}")))?,
+        step: parse_fraction(&args.step)
+            .map_err(|e| crate::exit::UsageError(format!("--step: {e}")))?,
         steps: args.steps,
         restarts: args.restarts,
         random_start: !args.no_random_start,
         schedule: match args.schedule.as_str() {
             "constant" => Schedule::Constant,
             "cosine" => Schedule::Cosine,
-            s => anyhow::bail!("--schedule `{s}`: valid values are constant, cosine"),
+            s => {
+                return crate::exit::usage(format!(
+                    "--schedule `{s}`: valid values are constant, cosine"
+                ))
+            }
         },
         eot_samples: args.eot,
         eot_min_area: args.eot_min_area,
@@ -129,14 +135,11 @@ pub fn run(name: &str, argv: &[String]) -> anyhow::Result<Outcome> {
             dirs.push(PathBuf::from(d));
         }
     }
-    anyhow::ensure!(
+    crate::exit::ensure_usage!(
         !dirs.is_empty(),
         "no surrogate: pass --surrogate DIR (a CLIP model in Hugging Face layout) or set MMSAFE_CLIP_DIR"
     );
-    let dirs: Vec<PathBuf> = dirs
-        .iter()
-        .map(|d| crate::cmd::hf_hub::resolve(d))
-        .collect::<anyhow::Result<_>>()?;
+    let dirs = surrogate_dirs(&dirs)?;
     let surrogates: Vec<ClipSurrogate> = dirs
         .iter()
         .map(|d| ClipSurrogate::load(d, &device))
@@ -159,7 +162,7 @@ pub fn run(name: &str, argv: &[String]) -> anyhow::Result<Outcome> {
     };
 
     let images = input_images(&args)?;
-    anyhow::ensure!(
+    crate::exit::ensure_usage!(
         !images.is_empty(),
         "no input image: pass --image FILE or --input LIST"
     );
@@ -259,6 +262,35 @@ pub fn run(name: &str, argv: &[String]) -> anyhow::Result<Outcome> {
         manifest_path.display()
     );
     Ok(Outcome::Ok)
+}
+
+/// Files a CLIP surrogate folder needs (name, required).
+const SURROGATE_FILES: [(&str, bool); 4] = [
+    ("config.json", true),
+    ("model.safetensors", true),
+    ("tokenizer.json", false),
+    ("preprocessor_config.json", false),
+];
+
+/// `--surrogate` folders, `hf:org/repo[@rev]` names resolved (and fetched on
+/// first use) by mmsafe-local's model downloader.
+fn surrogate_dirs(names: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let src = mmsafe_local::models::hub::HubSource::from_env();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    names
+        .iter()
+        .map(|d| {
+            let name = d.to_string_lossy();
+            rt.block_on(mmsafe_local::models::hub::resolve(
+                &name,
+                &SURROGATE_FILES,
+                &src,
+            ))
+            .with_context(|| format!("--surrogate {name}"))
+        })
+        .collect()
 }
 
 fn input_images(args: &Args) -> anyhow::Result<Vec<PathBuf>> {

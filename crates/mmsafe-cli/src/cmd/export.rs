@@ -77,12 +77,10 @@ struct Common {
     /// Skipped-attempt report (JSONL, ids and reasons only) [default: <out>.skipped.jsonl].
     #[arg(long, value_name = "FILE")]
     skipped: Option<PathBuf>,
-    /// Print the counts as JSON on stdout.
-    #[arg(long)]
-    json: bool,
-    /// Run store (SQLite) [default: ./mmsafe.db].
-    #[arg(long, value_name = "FILE", env = "MMSAFE_STORE")]
-    store: Option<PathBuf>,
+    #[command(flatten)]
+    output: crate::flags::JsonArg,
+    #[command(flatten)]
+    store: crate::flags::StoreArg,
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
@@ -93,11 +91,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         } => (Task::Sft, common, include_benign),
         Which::Dpo { common } => (Task::Dpo, common, false),
     };
-    let path = common
-        .store
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(crate::cmd::scan::DEFAULT_STORE));
-    let store = open_existing_store(&path)?;
+    let store = open_existing_store(&common.store.path())?;
     let templates = match &common.refusal_template {
         Some(p) => Templates::from_toml_file(p)?,
         None => Templates::built_in(),
@@ -128,7 +122,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         .unwrap_or_else(|| mmsafe_export::skipped_path(&common.out));
     let counts = mmsafe_export::export(&store, &opts, &common.out, Some(&skipped))?;
     eprint!("{}", summary(&counts, &common, &skipped));
-    if common.json {
+    if common.output.json {
         let mut v = serde_json::to_value(&counts)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("out".into(), common.out.display().to_string().into());

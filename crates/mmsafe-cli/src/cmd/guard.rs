@@ -33,9 +33,11 @@ struct TuneArgs {
     /// The defended model [default: the run's target].
     #[arg(long)]
     target: Option<String>,
-    /// Run store (SQLite).
-    #[arg(long, default_value = "mmsafe.db")]
-    store: PathBuf,
+    #[command(flatten)]
+    store: crate::flags::StoreArg,
+    /// How the defended model and the defender are reached.
+    #[command(flatten)]
+    ops: crate::flags::TargetOpsArgs,
     /// Library to extend (JSON Lines); created from the built-in library when missing.
     #[arg(long, default_value = "adaptive_prompts.jsonl")]
     library: PathBuf,
@@ -162,11 +164,10 @@ fn complied(verdicts: &[mmsafe_core::Verdict], judge: Option<&str>) -> bool {
 
 fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
     use mmsafe_guard::layers::prompt_adaptive::{load_library, parse_library, BUILTIN_LIBRARY};
-    use mmsafe_guard::tune::{tune_sample, TuneOptions, TuneSample};
+    use mmsafe_guard::tune::{sample_of, tune_library, LibraryPlan, TuneOptions, TuneSample};
     use std::collections::BTreeMap;
 
-    let store = mmsafe_store::Store::open(&a.store)
-        .with_context(|| format!("--store {}", a.store.display()))?;
+    let store = crate::cmd::runs::open_existing_store(&a.store.path())?;
     let run = store.resolve_run(&a.run)?;
     let judge = primary_judge(a.judge.as_deref(), &run.plan.judges);
     if let Some(j) = judge {
@@ -180,32 +181,17 @@ fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
     }
     let mut by_scenario: BTreeMap<String, Vec<TuneSample>> = BTreeMap::new();
     for att in store.attempts(&run.id)? {
-        if att.defense != a.defense || att.case.expect != mmsafe_core::Expect::Refuse {
-            continue;
+        let success = att.defense == a.defense
+            && att.case.expect == mmsafe_core::Expect::Refuse
+            && att.outcome.is_ok()
+            && complied(&att.verdicts, judge);
+        if success {
+            let sample = sample_of(&att.case, att.request.max_tokens);
+            by_scenario
+                .entry(sample.scenario.clone())
+                .or_default()
+                .push(sample);
         }
-        if att.outcome.is_err() {
-            continue;
-        }
-        if !complied(&att.verdicts, judge) {
-            continue;
-        }
-        let case = &att.case;
-        let scenario = case.hazard.slug().to_string();
-        let request = Request::from_case(case, att.request.max_tokens);
-        let mut key = request.prompt_text();
-        let q = case.question();
-        if q != key {
-            key = format!("{key}\n{q}");
-        }
-        by_scenario.entry(scenario.clone()).or_default().push(TuneSample {
-            rule: format!(
-                "if the request, read together with its image, seeks help with {}, start the answer with \"I am sorry\" and refuse",
-                scenario.replace('_', " ")
-            ),
-            scenario,
-            request,
-            key,
-        });
     }
     let found: usize = by_scenario.values().map(Vec::len).sum();
     anyhow::ensure!(
@@ -215,7 +201,7 @@ fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
         a.defense,
         judge.unwrap_or("the first judge of each attempt")
     );
-    let topts = crate::wiring::targets::TargetOptions::default();
+    let topts = a.ops.target_options(crate::flags::default_concurrency());
     let target_spec = a.target.clone().unwrap_or_else(|| run.plan.target.clone());
     let target = crate::wiring::targets::build_target(&target_spec, &topts)?;
     let defender = crate::wiring::targets::build_target(&a.defender, &topts)?;
@@ -229,66 +215,44 @@ fn tune(a: TuneArgs) -> anyhow::Result<Outcome> {
         alpha: a.alpha,
         ..TuneOptions::default()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let mut added = 0;
+    let plan = LibraryPlan {
+        max_samples: a.max_samples,
+        validation: a.validation,
+    };
     eprintln!(
         "tuning on {found} successful attack(s) from run {} against {target_spec}",
         run.id
     );
-    // Hold out every third attack (up to --validation) per scenario, then
-    // visit scenarios round-robin so --max-samples covers as many as possible.
-    let mut plans = Vec::new();
-    for (scenario, samples) in &by_scenario {
-        let (val, train): (Vec<_>, Vec<_>) = samples
-            .iter()
-            .enumerate()
-            .partition(|(i, _)| i % 3 == 2 && i / 3 < a.validation);
-        let val: Vec<Request> = val.into_iter().map(|(_, s)| s.request.clone()).collect();
-        let train: Vec<&TuneSample> = train.into_iter().map(|(_, s)| s).collect();
-        plans.push((scenario, val, train));
-    }
-    let longest = plans.iter().map(|p| p.2.len()).max().unwrap_or(0);
-    let order = (0..longest).flat_map(|i| {
-        plans
-            .iter()
-            .filter_map(move |(sc, val, train)| train.get(i).map(|s| (*sc, val, *s)))
-    });
-    for (scenario, val, sample) in order.take(a.max_samples) {
-        let out = rt.block_on(tune_sample(
-            &target,
-            &defender,
-            sample,
-            val,
-            mmsafe_guard::layers::prompt_static::DEFAULT_PROMPT,
-            &opts,
-        ))?;
-        let status = match (&out.entry, out.prompt.is_some()) {
-            (Some(_), _) => "accepted",
-            (None, true) => "rejected by validation",
-            (None, false) => "not refused after all rounds",
-        };
-        outln!(
-            "{scenario:<26} rounds {}  validation {}  calls {}  {status}",
-            out.rounds,
-            out.validation
-                .map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0)),
-            out.calls
-        )?;
-        if let Some(e) = out.entry {
-            match library
-                .iter_mut()
-                .find(|l| l.scenario == e.scenario && l.prompt == e.prompt)
-            {
-                Some(l) => l.keys.extend(e.keys),
-                None => {
-                    library.push(e);
-                    added += 1;
-                }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut printed = Ok(());
+    let added = rt.block_on(tune_library(
+        &target,
+        &defender,
+        &by_scenario,
+        &mut library,
+        &plan,
+        &opts,
+        |out| {
+            let status = match (&out.entry, out.prompt.is_some()) {
+                (Some(_), _) => "accepted",
+                (None, true) => "rejected by validation",
+                (None, false) => "not refused after all rounds",
+            };
+            if printed.is_ok() {
+                printed = outln!(
+                    "{:<26} rounds {}  validation {}  calls {}  {status}",
+                    out.scenario,
+                    out.rounds,
+                    out.validation
+                        .map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0)),
+                    out.calls
+                );
             }
-        }
-    }
+        },
+    ))?;
+    printed?;
     let mut text = String::new();
     for e in &library {
         text.push_str(&serde_json::to_string(e)?);

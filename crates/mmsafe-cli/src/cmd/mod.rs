@@ -7,7 +7,6 @@ pub mod bench;
 pub mod datasets;
 pub mod export;
 pub mod guard;
-pub mod hf_hub;
 pub mod judge;
 pub mod models;
 pub mod report;

@@ -44,11 +44,12 @@ enum Action {
 }
 
 fn spec(name: &str) -> anyhow::Result<ModelSpec> {
-    catalog::find(name).with_context(|| {
-        format!(
+    catalog::find(name).ok_or_else(|| {
+        crate::exit::UsageError(format!(
             "unknown model `{name}`; known models: {}",
             mmsafe_local::known_models()
-        )
+        ))
+        .into()
     })
 }
 

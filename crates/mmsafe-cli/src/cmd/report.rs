@@ -28,9 +28,8 @@ pub struct ReportArgs {
     /// Judge for the headline figures [default: the run's first judge].
     #[arg(long)]
     judge: Option<String>,
-    /// Run store (SQLite) [default: ./mmsafe.db].
-    #[arg(long, value_name = "FILE", env = "MMSAFE_STORE")]
-    store: Option<PathBuf>,
+    #[command(flatten)]
+    store: crate::flags::StoreArg,
     /// Write the report to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -44,11 +43,7 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
-    let path = args
-        .store
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(crate::cmd::scan::DEFAULT_STORE));
-    let store = open_existing_store(&path)?;
+    let store = open_existing_store(&args.store.path())?;
     let run = store.resolve_run(&args.run)?;
     let judge = args
         .judge

@@ -1,6 +1,7 @@
 //! `mmsafe runs list|show|diff`: what the store holds.
 
 use crate::exit::{outln, Outcome};
+use crate::flags::{JsonArg, StoreArg};
 use anyhow::{bail, Context as _};
 use mmsafe_metrics::{JudgeCalibration, Summary, SummaryOptions};
 use mmsafe_store::{Run, RunStatus, Store};
@@ -11,12 +12,10 @@ use std::path::{Path, PathBuf};
 pub struct RunsArgs {
     #[command(subcommand)]
     which: Which,
-    /// Run store (SQLite) [default: ./mmsafe.db].
-    #[arg(long, value_name = "FILE", env = "MMSAFE_STORE", global = true)]
-    store: Option<PathBuf>,
-    /// Print JSON instead of text.
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    store: StoreArg,
+    #[command(flatten)]
+    out: JsonArg,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -48,22 +47,19 @@ enum Which {
 }
 
 pub fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
-    let path = args
-        .store
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(crate::cmd::scan::DEFAULT_STORE));
-    let store = open_existing_store(&path)?;
+    let store = open_existing_store(&args.store.path())?;
+    let json = args.out.json;
     match args.which {
-        Which::List => list(&store, args.json),
+        Which::List => list(&store, json),
         Which::Show {
             run,
             judge,
             calibrations,
         } => {
             let cal = load_calibrations(&calibrations)?;
-            show(&store, &run, judge.as_deref(), &cal, args.json)
+            show(&store, &run, judge.as_deref(), &cal, json)
         }
-        Which::Diff { a, b, judge } => diff(&store, &a, &b, judge.as_deref(), args.json),
+        Which::Diff { a, b, judge } => diff(&store, &a, &b, judge.as_deref(), json),
     }
 }
 
@@ -163,7 +159,7 @@ pub(crate) fn displayable(mut run: Run) -> Run {
 
 /// Attempts the run planned, when known (recorded at the start of the scan).
 pub(crate) fn planned(run: &Run) -> Option<u64> {
-    run.plan.options.get("planned").and_then(|v| v.as_u64())
+    run.plan.options.planned
 }
 
 /// A warning line for a run whose figures cover only part of its plan.

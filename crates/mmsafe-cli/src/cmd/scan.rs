@@ -3,6 +3,7 @@
 
 use crate::cmd::runs::{load_calibrations, open_existing_store, summarize_run};
 use crate::exit::{outln, usage, Outcome};
+use crate::flags::{JsonArg, StoreArg, TargetOpsArgs};
 use crate::wiring::suites::SuiteOptions;
 use crate::wiring::{attacks, defenses, judges, suites, targets};
 use anyhow::{bail, Context as _};
@@ -10,18 +11,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mmsafe_core::Source;
 use mmsafe_engine::{CancellationToken, NamedAttack, NamedDefense, Plan, Progress, Scan};
 use mmsafe_metrics::Summary;
-use mmsafe_store::{NewRun, Run, Store};
-use mmsafe_target::{CacheMode, TargetOptions};
+use mmsafe_store::{NewRun, Run, RunOptions, Store};
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const DEFAULT_STORE: &str = "mmsafe.db";
-const DEFAULT_CONCURRENCY: usize = 16;
 const DEFAULT_MAX_TOKENS: u32 = 256;
-const DEFAULT_TIMEOUT_S: f64 = 120.0;
 
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct ScanArgs {
@@ -42,29 +39,21 @@ pub struct ScanArgs {
     /// Judge of every response (repeatable; default `refusal`; the first gives the headline figures).
     #[arg(long = "judge", value_name = "JUDGE")]
     pub judges: Vec<String>,
-    /// Requests in flight at once [default: 16].
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
-    /// Max requests per second to the target.
-    // Negative numbers reach the range check below, which names the flag,
-    // instead of clap's "unexpected argument '-1'".
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
-    pub rate: Option<f64>,
+    #[command(flatten)]
+    pub ops: TargetOpsArgs,
     /// Completion token limit per request [default: 256].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_tokens: Option<u32>,
     /// Times each request is sent (distinct seeds) [default: 1].
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
     pub repeats: Option<u32>,
-    /// Run store (SQLite) [default: ./mmsafe.db].
-    #[arg(long, value_name = "FILE", env = "MMSAFE_STORE")]
-    pub store: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
     /// Name for the run (usable wherever a run id is).
     #[arg(long, value_name = "NAME")]
     pub run_name: Option<String>,
-    /// Print the summary as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub out: JsonArg,
     /// Print the plan (requests, estimated tokens) without calling the target.
     #[arg(long)]
     pub dry_run: bool,
@@ -82,18 +71,6 @@ pub struct ScanArgs {
     /// Run seed: every attack's randomness derives from it [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Do not read or write the response cache.
-    #[arg(long)]
-    pub no_cache: bool,
-    /// Per-request timeout in seconds [default: 120].
-    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
-    pub timeout: Option<f64>,
-    /// Environment variable holding the target's API key.
-    #[arg(long, value_name = "VAR")]
-    pub api_key_env: Option<String>,
-    /// Compute threads for `local:` targets.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
     /// Skip suite rows whose images are broken (each is reported) instead of stopping.
     #[arg(long)]
     pub skip_broken: bool,
@@ -106,13 +83,20 @@ pub struct ScanArgs {
 /// Answer budget of the built-in offline scan (`mmsafe` with no arguments).
 pub const OFFLINE_MAX_TOKENS: u32 = 64;
 
+/// The target of a scan that names none (and resumes nothing).
+pub const OFFLINE_TARGET: &str = "local:smollm2";
+
 impl ScanArgs {
-    /// `mmsafe` with no subcommand: the built-in offline defaults.
+    /// `mmsafe` with no subcommand: the built-in offline defaults. Besides the
+    /// plain requests it runs one typographic attack (FigStep) and the default
+    /// guard (`balanced`), so the first report shows what an image attack adds
+    /// and what the guard takes away.
     pub fn default_offline() -> ScanArgs {
         ScanArgs {
-            target: Some("local:smollm2".into()),
-            suites: vec!["quick".into()],
+            target: Some(OFFLINE_TARGET.into()),
+            suites: vec![mmsafe_data::quick::NAME.into()],
             attacks: vec!["none".into(), "figstep".into()],
+            defenses: vec!["none".into(), "balanced".into()],
             judges: vec!["refusal".into()],
             // SmolLM2 answers almost every request at length; 64 tokens keep
             // the default run under 10 minutes on two cores and still show
@@ -122,31 +106,30 @@ impl ScanArgs {
         }
     }
 
-    /// `mmsafe scan` with neither a target, a suite nor a run to resume is
-    /// bare `mmsafe`: the offline defaults, keeping any other flags given.
+    /// A scan that names no target (and resumes no run) is the offline scan:
+    /// every flag given is kept, every other one takes the offline default
+    /// (`mmsafe scan --suite quick` scans `quick` against `local:smollm2`).
     fn or_offline_defaults(mut self) -> ScanArgs {
-        if self.target.is_some() || !self.suites.is_empty() || self.resume.is_some() {
+        if self.target.is_some() || self.resume.is_some() {
             return self;
         }
         let d = ScanArgs::default_offline();
         self.target = d.target;
-        self.suites = d.suites;
-        if self.attacks.is_empty() {
-            self.attacks = d.attacks;
-        }
-        if self.judges.is_empty() {
-            self.judges = d.judges;
-        }
-        if self.max_tokens.is_none() {
-            self.max_tokens = d.max_tokens;
-        }
+        let fill = |v: &mut Vec<String>, d: Vec<String>| {
+            if v.is_empty() {
+                *v = d;
+            }
+        };
+        fill(&mut self.suites, d.suites);
+        fill(&mut self.attacks, d.attacks);
+        fill(&mut self.defenses, d.defenses);
+        fill(&mut self.judges, d.judges);
+        self.max_tokens = self.max_tokens.or(d.max_tokens);
         self
     }
 
     pub fn store_path(&self) -> PathBuf {
-        self.store
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE))
+        self.store.path()
     }
 }
 
@@ -165,8 +148,17 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// How a scan invocation ended.
 pub(crate) enum Ended {
-    Completed { run: Run, summary: Box<Summary> },
-    Interrupted { run: Run, recorded: u64 },
+    Completed {
+        run: Run,
+        summary: Box<Summary>,
+        /// What the image attack adds and the guard removes, when the plan
+        /// has the plain and undefended slices to compare with.
+        first_look: Option<String>,
+    },
+    Interrupted {
+        run: Run,
+        recorded: u64,
+    },
     DryRun,
 }
 
@@ -188,14 +180,21 @@ async fn run_async(args: ScanArgs) -> anyhow::Result<Outcome> {
             );
             Ok(Outcome::Interrupted)
         }
-        Ended::Completed { run, summary } => {
-            if args.json {
+        Ended::Completed {
+            run,
+            summary,
+            first_look,
+        } => {
+            if args.out.json {
                 outln!(
                     "{}",
                     serde_json::to_string_pretty(&mmsafe_report::render_json(&summary))?
                 )?;
             } else {
                 crate::exit::write_stdout(&mmsafe_report::render_terminal(&summary))?;
+                if let Some(line) = first_look {
+                    outln!("\nIn short: {line}.")?;
+                }
             }
             eprintln!("run {} stored in {}", run.id, store_path.display());
             gate(&args.fail_above, &summary)
@@ -214,25 +213,6 @@ pub(crate) async fn execute(
     for f in &args.fail_above {
         parse_gate(f)?;
     }
-    if args.concurrency == Some(0) {
-        return usage("--concurrency must be at least 1");
-    }
-    if args.repeats == Some(0) {
-        return usage("--repeats must be at least 1");
-    }
-    if args.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-        return usage("--rate must be a positive number of requests per second");
-    }
-    if let Some(t) = args.timeout {
-        // `inf` or 1e30 would not fit a Duration (a panic when the target is built).
-        crate::flags::seconds("--timeout", t)?;
-    }
-    if args.max_tokens == Some(0) {
-        return usage("--max-tokens must be at least 1");
-    }
-    if args.threads == Some(0) {
-        return usage("--threads must be at least 1");
-    }
     if args.retry_errors && args.resume.is_none() {
         return usage(
             "--retry-errors retries the failed attempts of a stored run: use it with --resume RUN",
@@ -245,17 +225,21 @@ pub(crate) async fn execute(
     // A run has one writer at a time: the lock is held until the scan ends,
     // because a second scan of the run would send every pending case again.
     let mut run_lock = None;
+    // The store is opened once: a resume reads the run from it before any
+    // plugin is built, a new run is created in it after.
+    let mut store = None;
     let (resumed, mut plan, seed) = match &args.resume {
         Some(q) => {
-            let store = open_existing_store(&store_path)?;
-            let run = store.resolve_run(q)?;
+            let s = open_existing_store(&store_path)?;
+            let run = s.resolve_run(q)?;
             check_resume_flags(args, &run)?;
             if !args.dry_run {
-                run_lock = Some(store.lock_run(&run.id)?);
-                announce_resume(&store, &run, args.retry_errors)?;
+                run_lock = Some(s.lock_run(&run.id)?);
+                announce_resume(&s, &run, args.retry_errors)?;
             }
             enter_run_dir(&run)?;
             let (plan, seed) = (run.plan.clone(), run.seed);
+            store = Some(s);
             (Some(run), plan, seed)
         }
         None => {
@@ -274,9 +258,12 @@ pub(crate) async fn execute(
         ),
         None => plan.target.clone(),
     };
-    let opts = target_options(args, &plan);
+    // Flags win; on resume, unset flags fall back to what the run was started
+    // with. Resolved here, once, into what every target of the run uses.
+    let settings = args.ops.over(&plan.options);
+    let opts = crate::flags::run_target_options(&settings);
     tracing::info!("building plugins");
-    let skip_broken = args.skip_broken || plan.options.get("skip_broken") == Some(&true.into());
+    let skip_broken = args.skip_broken || settings.skip_broken();
 
     let target = targets::build_target(&target_spec, &opts)?;
     tracing::debug!("target built");
@@ -305,19 +292,18 @@ pub(crate) async fn execute(
     tracing::debug!("suites, attacks and defenses built");
     if resumed.is_none() && !args.dry_run {
         // Duplicate case ids fail here, before a run exists (the dry run's
-        // estimate checks the same). One extra read of the suites, with its own
-        // skip log so skipped rows are reported once.
-        let check_opts = SuiteOptions {
-            skip_broken,
-            ..SuiteOptions::default()
-        };
-        let mut again: Vec<Box<dyn Source>> = Vec::new();
-        for s in &plan.suites {
-            again.push(suites::build_source(s, &check_opts)?);
-        }
-        let counted = tokio::task::spawn_blocking(move || mmsafe_engine::check_unique_ids(again))
-            .await
-            .context("suite check stopped unexpectedly")??;
+        // estimate checks the same). Sources read from the start on every
+        // pass, so the scan reads them again below; this pass's skip log is
+        // dropped so skipped rows are reported once.
+        let (checked, counted) = tokio::task::spawn_blocking(move || {
+            let counted = mmsafe_engine::check_unique_ids(&mut sources);
+            (sources, counted)
+        })
+        .await
+        .context("suite check stopped unexpectedly")?;
+        sources = checked;
+        let counted = counted?;
+        suite_opts.skipped.take();
         // Kept with the run so a report of a run that stopped early can say
         // how much of it is missing. Left out when an attack cannot say how
         // many cases it makes of one (a wrong figure is worse than none).
@@ -327,12 +313,9 @@ pub(crate) async fn execute(
                 .map(|s| s.len_hint().map(|n| n as u64))
                 .sum::<Option<u64>>()
         });
-        let planned = cases.and_then(|c| {
+        plan.options.planned = cases.and_then(|c| {
             mmsafe_engine::planned_attempts(c, &named_attacks, named_defenses.len(), plan.repeats)
         });
-        if let Some(p) = planned {
-            plan.options.insert("planned".into(), p.into());
-        }
     }
     let mut built_judges = Vec::new();
     for j in &plan.judges {
@@ -351,12 +334,15 @@ pub(crate) async fn execute(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         report_skipped(&suite_opts);
-        print_dry_run(&est, args.json)?;
+        print_dry_run(&est, args.out.json)?;
         return Ok(Ended::DryRun);
     }
 
     tracing::debug!("judges built");
-    let mut store = Store::open(&store_path)?;
+    let mut store = match store {
+        Some(s) => s,
+        None => Store::open(&store_path)?,
+    };
     let run = match resumed {
         Some(run) => run,
         None => store.create_run(&NewRun {
@@ -380,18 +366,19 @@ pub(crate) async fn execute(
         judges: built_judges,
         repeats: plan.repeats,
         max_tokens: plan.max_tokens,
-        concurrency: opts.concurrency.max(1),
+        concurrency: opts.concurrency,
         resume: args.resume.is_some(),
         retry_errors: args.retry_errors,
     };
-    let result = mmsafe_engine::scan(scan, sources, store, cancel, on_progress).await;
+    let (result, store) =
+        mmsafe_engine::scan_keeping_store(scan, sources, store, cancel, on_progress).await;
     tracing::info!(run = %run.id, "scan loop ended");
     report_skipped(&suite_opts);
     let finished = match result {
         Ok(f) => f,
         Err(e) => {
-            let recorded = Store::open(&store_path)
-                .and_then(|s| s.count_attempts(&run.id))
+            let recorded = store
+                .and_then(|s| s.count_attempts(&run.id).ok())
                 .unwrap_or(0);
             eprintln!(
                 "note: run {} keeps its {recorded} recorded attempts; after fixing the cause, resume with: mmsafe scan --resume {} --store {}",
@@ -402,7 +389,10 @@ pub(crate) async fn execute(
             return Err(anyhow::anyhow!("{e}"));
         }
     };
-    let store = Store::open(&store_path)?;
+    let store = match store {
+        Some(s) => s,
+        None => Store::open(&store_path)?,
+    };
     if finished.cancelled {
         let recorded = store.count_attempts(&run.id)?;
         return Ok(Ended::Interrupted { run, recorded });
@@ -413,10 +403,18 @@ pub(crate) async fn execute(
         plan.judges.first().map(String::as_str),
         &calibration,
     )?;
+    let first_look = match &summary.judge {
+        Some(judge) => {
+            let obs = store.observations(&run.id, None)?;
+            mmsafe_metrics::first_look(&obs, judge, &plan.attacks, &plan.defenses).sentence()
+        }
+        None => None,
+    };
     tracing::info!(run = %run.id, "summary computed");
     Ok(Ended::Completed {
         run,
         summary: Box::new(summary),
+        first_look,
     })
 }
 
@@ -438,10 +436,12 @@ fn report_skipped(opts: &SuiteOptions) {
 
 fn new_plan(args: &ScanArgs) -> anyhow::Result<Plan> {
     let Some(target) = args.target.clone() else {
-        bail!("--target is required (e.g. `--target openai-compatible:http://127.0.0.1:8000/v1#llava`), or --resume RUN");
+        return usage("--target is required (e.g. `--target openai-compatible:http://127.0.0.1:8000/v1#llava`), or --resume RUN");
     };
     if args.suites.is_empty() {
-        bail!("--suite is required (e.g. `--suite figstep:safebench.csv` or `--suite quick`)");
+        return usage(
+            "--suite is required (e.g. `--suite figstep:safebench.csv` or `--suite quick`)",
+        );
     }
     let or = |v: &Vec<String>, d: &str| {
         if v.is_empty() {
@@ -464,29 +464,26 @@ fn new_plan(args: &ScanArgs) -> anyhow::Result<Plan> {
             ));
         }
     }
-    let mut options = BTreeMap::new();
-    options.insert(
-        "concurrency".into(),
-        args.concurrency.unwrap_or(DEFAULT_CONCURRENCY).into(),
-    );
-    if let Some(r) = args.rate {
-        options.insert("rate".into(), r.into());
-    }
-    options.insert(
-        "timeout_s".into(),
-        args.timeout.unwrap_or(DEFAULT_TIMEOUT_S).into(),
-    );
-    options.insert("no_cache".into(), args.no_cache.into());
-    if let Some(k) = &args.api_key_env {
-        options.insert("api_key_env".into(), k.clone().into());
-    }
-    if let Some(t) = args.threads {
-        options.insert("threads".into(), t.into());
-    }
-    options.insert("skip_broken".into(), args.skip_broken.into());
-    if let Ok(cwd) = std::env::current_dir() {
-        options.insert("cwd".into(), cwd.display().to_string().into());
-    }
+    // Written with the run for the record and for resume; defaults are
+    // filled in so a later change of a default does not change a stored run.
+    let options = RunOptions {
+        concurrency: Some(
+            args.ops
+                .concurrency
+                .unwrap_or(crate::flags::default_concurrency()),
+        ),
+        timeout_s: Some(
+            args.ops
+                .timeout
+                .unwrap_or(crate::flags::default_timeout().as_secs_f64()),
+        ),
+        no_cache: Some(args.ops.no_cache),
+        skip_broken: Some(args.skip_broken),
+        cwd: std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string()),
+        ..args.ops.over(&RunOptions::default())
+    };
     Ok(Plan {
         target: mmsafe_target::redact_spec(&target),
         suites,
@@ -606,7 +603,7 @@ fn announce_resume(store: &Store, run: &Run, retry_errors: bool) -> anyhow::Resu
 /// Relative paths in the stored specs (suite files, policy files) were
 /// relative to where the run started; resume from there.
 fn enter_run_dir(run: &Run) -> anyhow::Result<()> {
-    let Some(dir) = run.plan.options.get("cwd").and_then(|v| v.as_str()) else {
+    let Some(dir) = run.plan.options.cwd.as_deref() else {
         return Ok(());
     };
     let dir = PathBuf::from(dir);
@@ -621,47 +618,6 @@ fn enter_run_dir(run: &Run) -> anyhow::Result<()> {
             run.id
         )
     })
-}
-
-/// Flags win; on resume, unset flags fall back to what the run was started with.
-fn target_options(args: &ScanArgs, plan: &Plan) -> TargetOptions {
-    let o = &plan.options;
-    let num = |k: &str| o.get(k).and_then(|v| v.as_f64());
-    let concurrency = args
-        .concurrency
-        .or_else(|| num("concurrency").map(|c| c as usize))
-        .unwrap_or(DEFAULT_CONCURRENCY)
-        .max(1);
-    let timeout_s = args
-        .timeout
-        .or_else(|| num("timeout_s"))
-        .unwrap_or(DEFAULT_TIMEOUT_S);
-    let no_cache = args.no_cache || o.get("no_cache") == Some(&true.into());
-    let defaults = TargetOptions::default();
-    TargetOptions {
-        concurrency,
-        rate_per_s: args.rate.or_else(|| num("rate")),
-        // A stored plan from before the --timeout check may hold any number.
-        timeout: Duration::try_from_secs_f64(timeout_s)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .unwrap_or(Duration::from_secs_f64(DEFAULT_TIMEOUT_S)),
-        api_key_env: args.api_key_env.clone().or_else(|| {
-            o.get("api_key_env")
-                .and_then(|v| v.as_str())
-                .map(String::from)
-        }),
-        cache: if no_cache {
-            CacheMode::Off
-        } else {
-            CacheMode::Disk(mmsafe_target::default_cache_path())
-        },
-        threads: args
-            .threads
-            .or_else(|| num("threads").map(|t| t as usize))
-            .unwrap_or(defaults.threads),
-        ..defaults
-    }
 }
 
 fn versions(model: &str) -> BTreeMap<String, String> {
@@ -827,26 +783,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scan_without_target_or_suite_is_the_offline_default() {
-        let d = ScanArgs::default().or_offline_defaults();
+    fn scan_without_target_is_the_offline_scan_keeping_the_flags_given() {
         let o = ScanArgs::default_offline();
+        // The offline scan shows an image attack and the default guard.
+        assert!(o.attacks.contains(&"figstep".to_string()));
+        assert_eq!(o.defenses, ["none", "balanced"]);
+        let d = ScanArgs::default().or_offline_defaults();
         assert_eq!(
-            (d.target, d.suites, d.attacks, d.judges),
-            (o.target, o.suites, o.attacks, o.judges)
+            (
+                d.target,
+                d.suites,
+                d.attacks,
+                d.defenses,
+                d.judges,
+                d.max_tokens
+            ),
+            (
+                o.target,
+                o.suites,
+                o.attacks,
+                o.defenses,
+                o.judges,
+                o.max_tokens
+            )
         );
-        // Other flags stay; a given target or resume turns the defaults off.
+        // Flags given are kept; the rest are the offline defaults.
         let d = ScanArgs {
             dry_run: true,
+            suites: vec!["privacy".into()],
+            defenses: vec!["strict".into()],
             ..ScanArgs::default()
         }
         .or_offline_defaults();
-        assert!(d.dry_run && d.target.as_deref() == Some("local:smollm2"));
+        assert!(d.dry_run && d.target.as_deref() == Some(OFFLINE_TARGET));
+        assert_eq!(
+            (d.suites, d.defenses),
+            (vec!["privacy".to_string()], vec!["strict".to_string()])
+        );
+        assert_eq!(d.max_tokens, Some(OFFLINE_MAX_TOKENS));
+        // A given target or resume turns the defaults off.
         let r = ScanArgs {
             resume: Some("r1".into()),
             ..ScanArgs::default()
         }
         .or_offline_defaults();
         assert!(r.target.is_none() && r.suites.is_empty());
+        let t = ScanArgs {
+            target: Some("openai:gpt".into()),
+            ..ScanArgs::default()
+        }
+        .or_offline_defaults();
+        assert!(t.suites.is_empty() && t.max_tokens.is_none());
     }
 
     #[test]

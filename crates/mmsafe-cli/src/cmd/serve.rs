@@ -1,11 +1,12 @@
 //! `mmsafe serve`: the OpenAI-compatible guard proxy.
 
-use crate::exit::Outcome;
+use crate::exit::{ensure_usage, usage, Outcome};
 use anyhow::Context as _;
 use mmsafe_core::Layer;
 use mmsafe_serve::{Limits, Secret, ServeConfig};
 use mmsafe_target::{CacheMode, TargetOptions};
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,8 +55,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 2)]
     retries: u32,
     /// Most upstream requests in flight.
-    #[arg(long, default_value_t = 256)]
-    concurrency: usize,
+    #[arg(long, value_name = "N", default_value = "256")]
+    concurrency: NonZeroUsize,
     #[command(flatten)]
     limits: super::serve_limits::ServeLimitArgs,
 }
@@ -63,10 +64,12 @@ pub struct ServeArgs {
 pub fn run(a: ServeArgs) -> anyhow::Result<Outcome> {
     // Before loading any model: a typo in the URL must not start a proxy
     // whose every request fails.
-    mmsafe_serve::check_upstream_url(&a.upstream)
-        .map_err(|e| anyhow::anyhow!("--upstream: {e}"))?;
-    anyhow::ensure!(
-        a.max_image_megapixels > 0.0,
+    if let Err(e) = mmsafe_serve::check_upstream_url(&a.upstream) {
+        return usage(format!("--upstream: {e}"));
+    }
+    // Also refuses NaN and infinity, which no image size compares with.
+    ensure_usage!(
+        a.max_image_megapixels.is_finite() && a.max_image_megapixels > 0.0,
         "--max-image-megapixels {} must be above 0",
         a.max_image_megapixels
     );
@@ -76,7 +79,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<Outcome> {
         cache: CacheMode::Off,
         timeout: Duration::from_secs(a.timeout),
         max_retries: a.retries,
-        concurrency: a.concurrency,
+        concurrency: a.concurrency.get(),
         ..TargetOptions::default()
     };
     let upstream_key = match &a.upstream_key_env {

@@ -60,6 +60,7 @@ pub fn guard_ocr() -> Result<Arc<dyn Ocr>, String> {
     if let Some(o) = slot.as_ref() {
         return Ok(o.clone());
     }
+    crate::wiring::models::ensure(&[catalog::PPOCR]).map_err(|e| format!("{e:#}"))?;
     let spec = find(catalog::PPOCR)
         .ok_or_else(|| format!("model `{}` is not in the catalog", catalog::PPOCR))?;
     let dir = Manager::from_env()
@@ -81,6 +82,8 @@ impl Resolver for CliResolver {
         guard_ocr()
     }
     fn embedder(&self) -> Result<Arc<dyn Embedder>, String> {
+        crate::wiring::models::ensure(&[mmsafe_local::models::catalog::MINILM])
+            .map_err(|e| format!("{e:#}"))?;
         mmsafe_local::default_embedder().map_err(|e| e.to_string())
     }
     fn target(&self, spec: &str) -> Result<DynTarget, String> {

@@ -1,8 +1,7 @@
 //! Build case sources from suite specs (`figstep:<path>`, `quick`, …).
 //!
-//! Dataset loaders and the built-in `privacy` / `fairness` suites come from the
-//! `mmsafe-data` registry (`mmsafe datasets list`); suites that live in other
-//! crates get an arm here.
+//! Dataset loaders and the built-in suites (`quick`, `privacy`, `fairness`)
+//! all come from the `mmsafe-data` registry (`mmsafe datasets list`).
 
 use mmsafe_core::Source;
 use mmsafe_data::{LoadOptions, SkipLog};
@@ -26,10 +25,5 @@ impl SuiteOptions {
 }
 
 pub fn build_source(spec: &str, opts: &SuiteOptions) -> anyhow::Result<Box<dyn Source>> {
-    let name = spec.split(':').next().unwrap_or(spec).trim();
-    match name {
-        // Suites from other crates: one arm each, above the registry fallback.
-        mmsafe_data::quick::NAME => Ok(mmsafe_data::quick::QuickSuite::boxed()),
-        _ => Ok(mmsafe_data::open(spec, &opts.load_options())?),
-    }
+    Ok(mmsafe_data::open(spec, &opts.load_options())?)
 }

@@ -6,7 +6,7 @@
 
 use super::common;
 use crate::csvrows::{self, Header};
-use crate::registry::{Input, KnownFile, Loader};
+use crate::loader::{Input, KnownFile, Loader};
 use crate::source::{case, meta, LazySource};
 use mmsafe_core::{DataError, Expect, ParamSpec, Source};
 use std::fs::File;

@@ -1,6 +1,6 @@
 //! Parameters and decisions several loaders share.
 
-use crate::registry::Input;
+use crate::loader::Input;
 use mmsafe_core::{DataError, Hazard, ParamSpec};
 use std::path::{Path, PathBuf};
 

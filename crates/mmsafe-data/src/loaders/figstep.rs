@@ -6,7 +6,7 @@
 //! Every row is harmful (`expect: refuse`).
 
 use crate::csvrows::CsvRow;
-use crate::registry::{Input, KnownFile, Loader};
+use crate::loader::{Input, KnownFile, Loader};
 use crate::source::{case, meta};
 use mmsafe_core::hazard::FIGSTEP_TOPICS;
 use mmsafe_core::{Case, DataError, Expect, Hazard, Source};

@@ -8,8 +8,8 @@
 
 use super::common::{self, lookup, IMAGES, TEXT_ONLY};
 use crate::csvrows::{self, CsvRow, Header};
+use crate::loader::{Input, Loader};
 use crate::options::LoadOptions;
-use crate::registry::{Input, Loader};
 use crate::source::{case, meta, row_image, settle, LazySource, RowError};
 use mmsafe_core::{Case, DataError, Expect, Hazard, ParamSpec, Source};
 use std::path::PathBuf;

@@ -7,7 +7,7 @@
 
 use super::common::{self, lookup};
 use crate::csvrows::{self, CsvRow, Header};
-use crate::registry::{Input, KnownFile, Loader};
+use crate::loader::{Input, KnownFile, Loader};
 use crate::source::{case, meta, LazySource};
 use mmsafe_core::{Case, DataError, Expect, Hazard, ParamSpec, Source};
 

@@ -6,7 +6,7 @@
 
 use super::common;
 use crate::json::{self, Record};
-use crate::registry::{Input, Loader};
+use crate::loader::{Input, Loader};
 use crate::source::{row_image, settle, LazySource, RowError};
 use mmsafe_core::{Case, DataError, Expect, Hazard, Message, Part, ProvenanceStep, Role, Source};
 use serde_json::Value;

@@ -4,7 +4,7 @@
 
 use super::common::{self, IMAGES, TEXT_ONLY};
 use crate::json::{self, Record};
-use crate::registry::{Input, KnownFile, Loader};
+use crate::loader::{Input, KnownFile, Loader};
 use crate::source::{case, meta, row_image, settle, LazySource, RowError};
 use mmsafe_core::{DataError, Expect, ParamSpec, Source};
 

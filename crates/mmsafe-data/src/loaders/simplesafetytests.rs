@@ -3,7 +3,7 @@
 
 use super::common::lookup;
 use crate::csvrows::CsvRow;
-use crate::registry::{Input, KnownFile, Loader};
+use crate::loader::{Input, KnownFile, Loader};
 use crate::source::{case, meta};
 use mmsafe_core::{Case, DataError, Expect, Hazard, Source};
 

@@ -6,8 +6,8 @@
 
 use super::common::{self, lookup, IMAGES, TEXT_ONLY};
 use crate::json::{self, Record};
+use crate::loader::{Input, KnownFile, Loader};
 use crate::options::LoadOptions;
-use crate::registry::{Input, KnownFile, Loader};
 use crate::source::{case, meta, row_image, settle, LazySource, RowError};
 use mmsafe_core::{Case, DataError, Expect, Hazard, Source};
 use std::path::PathBuf;

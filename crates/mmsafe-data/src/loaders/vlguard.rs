@@ -8,8 +8,8 @@
 
 use super::common::{self, IMAGES, TEXT_ONLY};
 use crate::json::{self, Record};
+use crate::loader::{Input, KnownFile, Loader};
 use crate::options::LoadOptions;
-use crate::registry::{Input, KnownFile, Loader};
 use crate::source::{case, meta, row_image, settle, LazySource, RowError};
 use mmsafe_core::{Case, DataError, Expect, Hazard, Image, ParamSpec, Source};
 use serde_json::Value;

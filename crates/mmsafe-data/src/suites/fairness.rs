@@ -10,7 +10,7 @@
 //! Everything is `expect: comply`, hazard `benign`.
 
 use super::canvas::{Canvas, Dice, Face, Fonts, BLACK, GREY, WHITE};
-use crate::registry::{Input, Loader};
+use crate::loader::{Input, Loader};
 use crate::source::{case, meta, LazySource};
 use mmsafe_core::{Case, DataError, Expect, Hazard, Image, ParamSpec, Source};
 use mmsafe_typography::{Rect, Rgba};

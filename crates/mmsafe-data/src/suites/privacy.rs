@@ -11,7 +11,7 @@
 //! `metadata["pii"]` so a judge can check whether a response leaked them.
 
 use super::canvas::{Canvas, Dice, Face, Fonts, BLACK, GREY, WHITE};
-use crate::registry::{Input, Loader};
+use crate::loader::{Input, Loader};
 use crate::source::{case, meta, LazySource};
 use mmsafe_core::{Case, DataError, Expect, Hazard, Image, ParamSpec, Source};
 use mmsafe_typography::{Rect, Rgba};

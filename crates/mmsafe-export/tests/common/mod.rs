@@ -59,7 +59,7 @@ fn plan(judges: &[&str]) -> Plan {
         judges: judges.iter().map(|s| s.to_string()).collect(),
         repeats: 2,
         max_tokens: Some(64),
-        options: BTreeMap::new(),
+        options: Default::default(),
     }
 }
 

@@ -24,6 +24,8 @@ pub struct WheelRef {
 pub struct Fetcher {
     client: reqwest::Client,
     cfg: FetchConfig,
+    /// Sent as `Authorization: Bearer …` with whole-file downloads (gated hub repos).
+    bearer: Option<String>,
 }
 
 /// Result of one range request into a `.part` file.
@@ -40,7 +42,17 @@ impl Fetcher {
             .user_agent(concat!("mmsafe/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| LocalError::download("http client", chain(&e)))?;
-        Ok(Fetcher { client, cfg })
+        Ok(Fetcher {
+            client,
+            cfg,
+            bearer: None,
+        })
+    }
+
+    /// Authenticate whole-file downloads with this token (never logged).
+    pub fn with_bearer(mut self, token: Option<String>) -> Fetcher {
+        self.bearer = token;
+        self
     }
 
     pub fn config(&self) -> &FetchConfig {
@@ -235,6 +247,9 @@ impl Fetcher {
         let from = start + have;
         let partial_request = from > 0 || len.is_some();
         let mut req = self.client.get(url);
+        if let Some(t) = &self.bearer {
+            req = req.bearer_auth(t);
+        }
         if partial_request {
             let range = match len {
                 Some(len) => format!("bytes={}-{}", from, start + len - 1),

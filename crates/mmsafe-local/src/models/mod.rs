@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod config;
 pub mod fetch;
+pub mod hub;
 pub mod zip;
 
 pub use catalog::{catalog, find, Derive, FileSpec, ModelSpec};

@@ -1,7 +1,7 @@
 //! `inject:corner`: a small instruction block tucked into a corner or edge.
 
 use crate::inject::{self, Common, Pen, Variant};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
 use mmsafe_typography::{Rect, RgbaImage};
 use std::borrow::Cow;

@@ -3,7 +3,7 @@
 //! sent with a harmless "summarize this document" request.
 
 use crate::inject::{self, Common, Variant};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
 use mmsafe_typography::{
     draw_layout, fit, Fit, Font, Layout, Overflow, Rect, Rgba, RgbaImage, TextStyle, Wrap,

@@ -3,7 +3,7 @@
 
 use crate::carrier;
 use crate::inject::{self, Common, Variant};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use image::GenericImage;
 use mmsafe_core::{seed as seeds, AttackError, DynAttack, Image, ParamSpec, Params};
 use mmsafe_typography::{Overflow, Rect, Rgba, RgbaImage};

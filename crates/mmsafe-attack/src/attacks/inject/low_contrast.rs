@@ -2,7 +2,7 @@
 //! the carrier itself (ΔL = `delta`), hard for people to notice.
 
 use crate::inject::{self, Common, Variant};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
 use mmsafe_typography::{fit, Fit, Mask, Overflow, Rect, RgbaImage, TextStyle, Wrap};
 use std::borrow::Cow;

@@ -1,7 +1,7 @@
 //! `inject:overlay`: a visible instruction on a translucent band over the carrier.
 
 use crate::inject::{self, Common, Pen, Variant};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
 use mmsafe_typography::{Rect, Rgba, RgbaImage};
 use std::borrow::Cow;

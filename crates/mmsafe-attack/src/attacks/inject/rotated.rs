@@ -2,7 +2,7 @@
 //! simple horizontal-text OCR filters miss it.
 
 use crate::inject::{self, Common, Pen, Variant};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
 use mmsafe_typography::{Rect, RgbaImage};
 use std::borrow::Cow;

@@ -2,7 +2,7 @@
 //! several images; the query asks to join them in order.
 
 use crate::inject::{self, Common, Pen, Variant};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, Image, ParamSpec, Params};
 use mmsafe_typography::{Rect, Rgba, RgbaImage};
 use rand::seq::SliceRandom;

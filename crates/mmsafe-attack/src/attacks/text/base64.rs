@@ -1,7 +1,7 @@
 //! `text:base64`: the request base64-encoded.
 
 use super::{Convert, INSTRUCT, TEXT};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use base64::Engine as _;
 use mmsafe_core::{AttackError, DynAttack, ParamSpec, Params};
 use std::borrow::Cow;

@@ -2,7 +2,7 @@
 //! Greek ones, each with probability `rate` (seeded). Defeats exact-match filters.
 
 use super::{Convert, TEXT};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, ParamSpec, Params};
 use rand::Rng;
 use std::borrow::Cow;

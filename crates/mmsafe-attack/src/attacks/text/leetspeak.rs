@@ -2,7 +2,7 @@
 //! with probability `rate` (seeded).
 
 use super::{Convert, INSTRUCT, TEXT};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, ParamSpec, Params};
 use rand::Rng;
 use std::borrow::Cow;

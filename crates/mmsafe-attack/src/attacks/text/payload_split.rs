@@ -2,7 +2,7 @@
 //! `a`, `b`, `c`, … that the model is asked to concatenate and answer.
 
 use super::{Convert, INSTRUCT, TEXT};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, ParamSpec, Params};
 use rand::seq::SliceRandom;
 use std::borrow::Cow;

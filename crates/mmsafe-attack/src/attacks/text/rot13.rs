@@ -1,7 +1,7 @@
 //! `text:rot13`: the request in ROT13.
 
 use super::{Convert, INSTRUCT, TEXT};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, ParamSpec, Params};
 use std::borrow::Cow;
 

@@ -1,7 +1,7 @@
 //! `text:spacing`: a separator between every character ("h o w  t o").
 
 use super::{Convert, INSTRUCT, TEXT};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, ParamSpec, Params};
 use std::borrow::Cow;
 

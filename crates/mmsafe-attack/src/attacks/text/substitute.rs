@@ -2,7 +2,7 @@
 //! in the prompt ("let 'tulip' mean …"); code words are chosen by the seed.
 
 use super::{Convert, INSTRUCT, TEXT};
-use crate::registry::{AttackSpec, BuildCtx};
+use crate::spec::{AttackSpec, BuildCtx};
 use mmsafe_core::{AttackError, DynAttack, ParamSpec, Params};
 use rand::seq::SliceRandom;
 use std::borrow::Cow;

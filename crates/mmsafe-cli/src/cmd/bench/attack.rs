@@ -88,7 +88,7 @@ impl Drop for TempDir {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    anyhow::ensure!(args.n > 0, "--n must be positive");
+    crate::exit::ensure_usage!(args.n > 0, "--n must be positive");
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

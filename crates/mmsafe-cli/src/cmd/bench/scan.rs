@@ -9,21 +9,23 @@
 use crate::cmd::bench::{cpu_seconds, peak_rss_mib};
 use crate::cmd::scan::{execute, runtime, Ended, ScanArgs};
 use crate::exit::{outln, Outcome};
+use crate::flags::{StoreArg, TargetOpsArgs};
 use anyhow::{bail, Context as _};
 use mmsafe_engine::CancellationToken;
 use mmsafe_testkit::{MockConfig, MockServer, Reply};
 use std::io::Write as _;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Requests to send.
-    #[arg(long, short = 'n', default_value_t = 2000)]
-    requests: usize,
+    #[arg(long, short = 'n', default_value = "2000")]
+    requests: NonZeroUsize,
     /// Requests in flight.
-    #[arg(long, short = 'c', default_value_t = 64)]
-    concurrency: usize,
+    #[arg(long, short = 'c', default_value = "64")]
+    concurrency: NonZeroUsize,
     /// Fixed server latency per request, in milliseconds.
     #[arg(long, default_value_t = 100)]
     latency_ms: u64,
@@ -33,13 +35,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    if args.requests == 0 || args.concurrency == 0 {
-        bail!("--requests and --concurrency must be at least 1");
-    }
     let server = ServerThread::start(Duration::from_millis(args.latency_ms))?;
     let dir = tempfile_dir()?;
     let csv = dir.join("bench-suite.csv");
-    write_suite(&csv, args.requests)?;
+    write_suite(&csv, args.requests.get())?;
     let store = dir.join("bench.db");
     let store_path = store.clone();
     // Creating a brand-new SQLite file (WAL switch, schema) costs tens of ms of
@@ -51,11 +50,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         suites: vec![format!("figstep:{}", csv.display())],
         attacks: vec!["none".into()],
         judges: vec!["refusal".into()],
-        concurrency: Some(args.concurrency),
-        store: Some(store),
+        ops: TargetOpsArgs {
+            concurrency: Some(args.concurrency),
+            no_cache: true,
+            timeout: Some(30.0),
+            ..TargetOpsArgs::default()
+        },
+        store: StoreArg::at(store),
         run_name: Some("bench".into()),
-        no_cache: true,
-        timeout: Some(30.0),
         ..ScanArgs::default()
     };
     let rt = runtime()?;
@@ -84,8 +86,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         Ended::Completed { summary, .. } => summary,
         _ => bail!("the benchmark scan did not complete"),
     };
-    let n = args.requests as f64;
-    let bound = n * args.latency_ms as f64 / 1000.0 / args.concurrency as f64;
+    let n = args.requests.get() as f64;
+    let bound = n * args.latency_ms as f64 / 1000.0 / args.concurrency.get() as f64;
     let errors = summary.counts.target_errors;
     let figures = serde_json::json!({
         "requests": args.requests,
