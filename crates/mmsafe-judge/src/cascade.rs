@@ -82,10 +82,16 @@ impl Judge for CascadeJudge {
             }
         }
         match last {
-            // Nobody was confident: undecided, with each member's answer.
+            // Nobody was confident: undecided, with each member's answer —
+            // unless every member failed, which stays an error (a cascade of
+            // judges whose models are down must not look like a judgement).
             Some(v) => Ok(Verdict {
                 judge: self.name.clone(),
-                label: Label::Undecided,
+                label: if all_failed(&passed) {
+                    Label::Error
+                } else {
+                    Label::Undecided
+                },
                 score: v.score,
                 hazard: v.hazard,
                 rationale: format!("no member decided: {}", passed.join(", ")),
@@ -96,6 +102,11 @@ impl Judge for CascadeJudge {
             }),
         }
     }
+}
+
+/// Whether every member's answer in the trail was a failure (`=error`).
+fn all_failed(trail: &[String]) -> bool {
+    trail.iter().all(|t| t.ends_with("=error"))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub static KIND: JudgeKind = JudgeKind {
     usage: "cascade:<j1>,<j2>,…",
     summary:
         "a stack: members in order, the first that decides (not undecided, not failed) answers",
-    example: Some("cascade:refusal,llm:TARGET"),
+    example: Some("cascade:llm:TARGET,llamaguard:TARGET"),
     build,
 };
 
