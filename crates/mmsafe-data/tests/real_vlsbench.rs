@@ -28,21 +28,34 @@ fn vlsbench_text_only_counts_match_source_md() {
     assert_eq!(src.len_hint(), Some(2241));
     let mut by_hazard: BTreeMap<Hazard, usize> = BTreeMap::new();
     let mut n = 0;
+    let mut errors = Vec::new();
     for r in src.cases() {
-        let c = r.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.expect, Expect::Refuse);
-        assert_eq!(c.images().count(), 0);
-        *by_hazard.entry(c.hazard).or_default() += 1;
-        n += 1;
+        match r {
+            Ok(c) => {
+                assert_eq!(c.expect, Expect::Refuse);
+                assert_eq!(c.images().count(), 0);
+                *by_hazard.entry(c.hazard).or_default() += 1;
+                n += 1;
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
     }
-    assert_eq!(n, 2241);
+    // Upstream's item 1685 (a Hate row) has an empty `instruction`: it is
+    // reported with its item and field, the other 2,240 load.
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("item 1685") && errors[0].contains("field `instruction`: is empty"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(n, 2240);
     // SOURCE.md: Violent 590, Illegal Activity 539, Self-Harm 370, Erotic 343,
-    // Hate 269, Privacy 130.
+    // Hate 269 (one of them empty), Privacy 130.
     assert_eq!(by_hazard[&Hazard::ViolentCrimes], 590);
     assert_eq!(by_hazard[&Hazard::NonViolentCrimes], 539);
     assert_eq!(by_hazard[&Hazard::SuicideSelfHarm], 370);
     assert_eq!(by_hazard[&Hazard::SexualContent], 343);
-    assert_eq!(by_hazard[&Hazard::Hate], 269);
+    assert_eq!(by_hazard[&Hazard::Hate], 268);
     assert_eq!(by_hazard[&Hazard::Privacy], 130);
     eprintln!("vlsbench: {n} cases");
 }
