@@ -97,7 +97,8 @@ impl Resolver for CliResolver {
 /// The `harm` classifier's model: the shipped one, or a file written by
 /// `mmsafe guard train`; loaded once per process and file.
 pub fn harm_scorer(file: Option<&str>) -> Result<Arc<dyn PairScorer>, String> {
-    static LOADED: Mutex<Vec<(Option<String>, Arc<dyn PairScorer>)>> = Mutex::new(Vec::new());
+    type Loaded = Vec<(Option<String>, Arc<dyn PairScorer>)>;
+    static LOADED: Mutex<Loaded> = Mutex::new(Vec::new());
     let mut slot = LOADED.lock().unwrap_or_else(|p| p.into_inner());
     let key = file.map(str::to_string);
     if let Some((_, s)) = slot.iter().find(|(k, _)| *k == key) {
