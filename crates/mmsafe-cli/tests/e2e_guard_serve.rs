@@ -694,8 +694,10 @@ async fn figstep_image_from_attack_is_caught_by_strict_ocr() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["decision"], "block", "{j}");
+    // strict's `ocr` flags the heading over a list; the `harm` classifier
+    // (in `ocr` or in `classify:input`, which reads the whole request) blocks.
     assert_eq!(j["layers"][0]["name"], "ocr", "{j}");
-    assert_eq!(j["layers"][0]["decision"], "block", "{j}");
+    assert_ne!(j["layers"][0]["decision"], "pass", "{j}");
 
     let mut c = check(d.join("blank.png"));
     let out = tokio::task::spawn_blocking(move || c.output().unwrap())
