@@ -23,7 +23,10 @@ fn models_dir() -> Option<PathBuf> {
 
 #[test]
 fn heldout_typographic_set_keeps_its_floor() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    // `MMSAFE_SHARED_DATA` for checkouts not beside `shared/` (worktrees).
+    let data = std::env::var_os("MMSAFE_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     if !data.join("figstep-safebench/safebench.csv").exists() {
         eprintln!("skipping: {} not present", data.display());
         return;
