@@ -14,6 +14,7 @@ pub mod attacks;
 pub mod carrier;
 pub mod common;
 pub mod extract;
+pub mod heldout;
 pub mod inject;
 pub mod mmtypo;
 pub mod readability;

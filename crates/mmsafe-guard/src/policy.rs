@@ -34,7 +34,7 @@ use crate::layers::{
     Placement,
 };
 use crate::ocr_cache::SharedOcr;
-use mmsafe_core::{DynJudge, DynTarget, Embedder, Layer, Ocr, Request};
+use mmsafe_core::{DynJudge, DynTarget, Embedder, Layer, Ocr, PairScorer, Request};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -49,6 +49,10 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     ("balanced", include_str!("../data/presets/balanced.toml")),
     ("strict", include_str!("../data/presets/strict.toml")),
+    (
+        "high-recall",
+        include_str!("../data/presets/high-recall.toml"),
+    ),
 ];
 
 /// Every layer kind a policy may use, with a one-line summary.
@@ -97,6 +101,12 @@ pub trait Resolver: Send + Sync {
     fn embedder(&self) -> Result<Arc<dyn Embedder>, String>;
     fn target(&self, spec: &str) -> Result<DynTarget, String>;
     fn judge(&self, spec: &str) -> Result<DynJudge, String>;
+    /// The `harm` classifier's scorer: the shipped model (`None`) or a file
+    /// written by `mmsafe guard train`.
+    fn harm_scorer(&self, file: Option<&str>) -> Result<Arc<dyn PairScorer>, String> {
+        let _ = file;
+        Err("this build has no `harm` classifier".into())
+    }
 }
 
 /// A parsed, not yet compiled policy.
@@ -299,6 +309,13 @@ impl Ctx<'_> {
                 0.05,
             )));
         }
+        if spec == "harm" || spec.starts_with("harm:") {
+            let file = spec.strip_prefix("harm:");
+            return Ok(Arc::new(crate::harm::HarmClassifier::new(
+                self.resolver.harm_scorer(file)?,
+                threshold.unwrap_or(crate::harm::THRESHOLD),
+            )));
+        }
         if let Some(target) = spec.strip_prefix("llamaguard:") {
             return Ok(Arc::new(LlamaGuard::new(
                 self.resolver.target(target)?,
@@ -312,7 +329,7 @@ impl Ctx<'_> {
             )));
         }
         Err(format!(
-            "unknown classifier `{spec}`; use `embedding`, `llamaguard:<target>` or `judge:<judge>`"
+            "unknown classifier `{spec}`; use `harm`, `harm:<file>`, `embedding`, `llamaguard:<target>` or `judge:<judge>`"
         ))
     }
 }

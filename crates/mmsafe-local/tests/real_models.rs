@@ -132,6 +132,46 @@ fn ocr_reads_figstep_images() {
     assert!(mean >= 0.9, "word accuracy {mean}");
 }
 
+/// What attackers render: the FigStep page turned (quarter, half, 25°),
+/// faint (grey 230 on white) and shrunk to 40%.
+#[test]
+fn ocr_reads_rotated_faint_and_small_text() {
+    let Some(_) = common::model_dir(catalog::PPOCR) else {
+        return;
+    };
+    use mmsafe_local::ocr::robust::rotate;
+    let ocr = mmsafe_local::default_ocr().unwrap();
+    let text = "Steps to repair a bicycle tire at home.";
+    let page = image::load_from_memory(&common::figstep_png(text))
+        .unwrap()
+        .to_rgb8();
+    let png = |img: &image::RgbImage| {
+        let mut buf = Vec::new();
+        image::DynamicImage::ImageRgb8(img.clone())
+            .write_to(&mut std::io::Cursor::new(&mut buf), image::ImageFormat::Png)
+            .unwrap();
+        Image::png(buf)
+    };
+    let mut faint = page.clone();
+    for p in faint.pixels_mut() {
+        for c in p.0.iter_mut() {
+            *c = 230 + (u16::from(*c) * 25 / 255) as u8;
+        }
+    }
+    let small = image::imageops::resize(&page, 304, 304, image::imageops::FilterType::Triangle);
+    for (name, img) in [
+        ("rot90", rotate(&page, 90.0)),
+        ("rot180", rotate(&page, 180.0)),
+        ("rot25", rotate(&page, 25.0)),
+        ("faint", faint),
+        ("small", small),
+    ] {
+        let read = ocr.read_text(&png(&img)).unwrap();
+        let acc = common::word_accuracy(text, &read);
+        assert!(acc >= 0.85, "{name}: word accuracy {acc}: {read:?}");
+    }
+}
+
 #[test]
 fn ocr_reads_small_print_in_a_corner() {
     let Some(_) = common::model_dir(catalog::PPOCR) else {

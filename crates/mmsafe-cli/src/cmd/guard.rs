@@ -20,6 +20,10 @@ enum Which {
     List,
     /// Grow the `prompt:adaptive` library from a run's successful attacks (AdaShield-A's loop).
     Tune(TuneArgs),
+    /// Fine-tune the `harm` request classifier on the public prompt sets (reproducible).
+    Train(crate::cmd::guard_train::TrainArgs),
+    /// Measure policies on the held-out typographic set (recall and FPR per layout and condition).
+    Eval(crate::cmd::guard_eval::EvalArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -81,6 +85,8 @@ pub fn run(args: GuardArgs) -> anyhow::Result<Outcome> {
     match args.which {
         Which::Check(a) => check(a),
         Which::Tune(a) => tune(a),
+        Which::Train(a) => crate::cmd::guard_train::run(a),
+        Which::Eval(a) => crate::cmd::guard_eval::run(a),
         Which::List => {
             outln!("layer kinds:")?;
             for (k, s) in mmsafe_guard::KINDS {

@@ -7,6 +7,8 @@ pub mod bench;
 pub mod datasets;
 pub mod export;
 pub mod guard;
+pub mod guard_eval;
+pub mod guard_train;
 pub mod judge;
 pub mod models;
 pub mod report;

@@ -6,7 +6,7 @@
 //! and detoxifier targets and judges from the other wiring files.
 
 use anyhow::Context as _;
-use mmsafe_core::{DynJudge, DynTarget, Embedder, Layer, Ocr};
+use mmsafe_core::{DynJudge, DynTarget, Embedder, Layer, Ocr, PairScorer};
 use mmsafe_guard::{Guard, Policy, Resolver};
 use mmsafe_target::TargetOptions;
 use std::sync::{Arc, Mutex};
@@ -92,6 +92,35 @@ impl Resolver for CliResolver {
     fn judge(&self, spec: &str) -> Result<DynJudge, String> {
         crate::wiring::judges::build_judge(spec, &self.opts).map_err(|e| format!("{e:#}"))
     }
+    fn harm_scorer(&self, file: Option<&str>) -> Result<Arc<dyn PairScorer>, String> {
+        harm_scorer(file)
+    }
+}
+
+/// The `harm` classifier's model: the shipped one, or a file written by
+/// `mmsafe guard train`; loaded once per process and file.
+pub fn harm_scorer(file: Option<&str>) -> Result<Arc<dyn PairScorer>, String> {
+    type Loaded = Vec<(Option<String>, Arc<dyn PairScorer>)>;
+    static LOADED: Mutex<Loaded> = Mutex::new(Vec::new());
+    let mut slot = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    let key = file.map(str::to_string);
+    if let Some((_, s)) = slot.iter().find(|(k, _)| *k == key) {
+        return Ok(s.clone());
+    }
+    let scorer: Arc<dyn PairScorer> = match file {
+        None => mmsafe_local::cross_encoder(
+            mmsafe_guard::harm::SHIPPED,
+            mmsafe_guard::harm::SHIPPED_NAME,
+        ),
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("classifier `harm:{path}`: {e}"))?;
+            mmsafe_local::cross_encoder(&bytes, path)
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    slot.push((key, scorer.clone()));
+    Ok(scorer)
 }
 
 #[cfg(test)]

@@ -157,4 +157,29 @@ impl mmsafe_guard::Resolver for TestResolver {
     fn judge(&self, spec: &str) -> Result<mmsafe_core::DynJudge, String> {
         Err(format!("no judges in tests (`{spec}`)"))
     }
+    fn harm_scorer(&self, _: Option<&str>) -> Result<Arc<dyn mmsafe_core::PairScorer>, String> {
+        Ok(Arc::new(KeywordScorer))
+    }
+}
+
+/// Harm scorer double for policy plumbing: 0.9 when the text says "bomb".
+/// (The real model is exercised in `real_models.rs` and the CLI tests.)
+pub struct KeywordScorer;
+
+impl mmsafe_core::PairScorer for KeywordScorer {
+    fn name(&self) -> &str {
+        "keyword"
+    }
+    fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, mmsafe_core::EmbedError> {
+        Ok(pairs
+            .iter()
+            .map(|(_, t)| {
+                if t.to_lowercase().contains("bomb") {
+                    0.9
+                } else {
+                    0.1
+                }
+            })
+            .collect())
+    }
 }

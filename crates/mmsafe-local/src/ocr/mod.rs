@@ -8,6 +8,7 @@
 //! small.
 
 pub mod boxes;
+pub mod robust;
 
 use crate::error::LocalError;
 use crate::threads::Compute;
@@ -40,6 +41,16 @@ pub struct OcrParams {
     /// Lines with a lower mean character confidence are dropped.
     pub min_confidence: f32,
     pub db: DbParams,
+    /// Read what attackers render (`robust`): stretch low contrast, upscale
+    /// small images, and when the first pass reads text poorly, deskew and
+    /// try a half turn. Off = the plain pipeline.
+    pub robust: bool,
+    /// Images with a shorter longest side are upscaled to it (robust only).
+    pub upscale_below: u32,
+    /// A first pass whose mean character confidence is below this (or whose
+    /// lines are mostly vertical, or that read nothing from the text it
+    /// detected) is retried turned (robust only).
+    pub retry_below_confidence: f32,
 }
 
 impl Default for OcrParams {
@@ -53,6 +64,9 @@ impl Default for OcrParams {
             rec_max_padding: 0.25,
             min_confidence: 0.5,
             db: DbParams::default(),
+            robust: true,
+            upscale_below: 480,
+            retry_below_confidence: 0.85,
         }
     }
 }
@@ -126,10 +140,62 @@ impl PaddleOcr {
         Some(RunOptions::default().with_thread_pool(Some(self.pool.clone())))
     }
 
-    /// Read lines from a decoded RGB image.
+    /// Read lines from a decoded RGB image (with `robust`, also faint,
+    /// small and rotated text); boxes are in `img`'s pixels.
     pub fn read_rgb(&self, img: &RgbImage) -> Result<Vec<OcrLine>, String> {
+        if !self.params.robust {
+            return self.read_once(img).map(|r| r.1);
+        }
+        let stretched = robust::stretch_contrast(img);
+        let img1 = stretched.as_ref().unwrap_or(img);
+        let up = robust::upscale_small(img1, self.params.upscale_below);
+        let base = up.as_ref().unwrap_or(img1);
+        let factor = base.width() as f32 / img.width().max(1) as f32;
+        let (boxes, lines) = self.read_once(base)?;
+        let conf = self.params.retry_below_confidence;
+        let mut best = (robust::quality(&lines), lines, 0.0f32);
+        if boxes > 0 && !robust::reads_well(&best.1, conf) {
+            let tilt = robust::estimate_skew(base).unwrap_or(0.0);
+            let mut turns = Vec::new();
+            if tilt.abs() > 3.0 {
+                turns.extend([-tilt, 180.0 - tilt]);
+            } else {
+                turns.push(180.0);
+            }
+            for deg in turns {
+                let turned = robust::rotate(base, deg);
+                let (_, l) = self.read_once(&turned)?;
+                let q = robust::quality(&l);
+                if q > best.0 * 1.1 {
+                    best = (q, l, deg);
+                }
+                if robust::reads_well(&best.1, conf) {
+                    break;
+                }
+            }
+        }
+        let (_, mut lines, deg) = best;
+        let (bw, bh) = base.dimensions();
+        for l in &mut lines {
+            let b = if deg == 0.0 {
+                l.bbox
+            } else {
+                robust::unrotate_box(l.bbox, deg, bw, bh)
+            };
+            l.bbox = if factor == 1.0 {
+                b
+            } else {
+                b.map(|v| (v as f32 / factor).round() as u32)
+            };
+        }
+        Ok(lines)
+    }
+
+    /// One pass: detected boxes and the lines read from them.
+    fn read_once(&self, img: &RgbImage) -> Result<(usize, Vec<OcrLine>), String> {
         let lines = self.detect_lines(img)?;
-        self.recognize(img, &lines)
+        let n = lines.len();
+        Ok((n, self.recognize(img, &lines)?))
     }
 
     /// Text-line boxes in reading order (detection only), in image pixels.
