@@ -4,6 +4,9 @@
 //! against a value computed by hand in the comments. Where Chromium is
 //! installed, the page is also rendered and its screenshot checked.
 
+mod common;
+
+use common::{chromium, run_with_limit};
 use mmsafe_core::{Case, Expect, Hazard, Image, Label, Message, Part, Response, Verdict};
 use mmsafe_metrics::{Analysis, Bootstrap};
 use mmsafe_report::{render_analysis_html, render_analysis_json, render_analysis_text};
@@ -12,10 +15,10 @@ use mmsafe_store::{
     Store,
 };
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const C: char = 'C';
 const R: char = 'R';
@@ -632,38 +635,6 @@ fn hostile_names_are_escaped() {
 }
 
 // ---- headless Chromium --------------------------------------------------
-
-fn chromium() -> Result<PathBuf, PathBuf> {
-    let p = std::env::var_os("MMSAFE_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    if p.exists() {
-        Ok(p)
-    } else {
-        Err(p)
-    }
-}
-
-fn run_with_limit(cmd: &mut Command, limit: Duration) -> Result<bool, String> {
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start chromium: {e}"))?;
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok(status.success()),
-            Ok(None) if start.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("chromium still running after {limit:?}"));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(format!("waiting for chromium: {e}")),
-        }
-    }
-}
 
 /// Render the page and check the screenshot shows the figures: the heat
 /// map's dark red, the forest plot's blue dots, the frontier's green line.

@@ -1,12 +1,15 @@
 //! The self-contained HTML report: golden files, escaping, determinism, no
 //! external references, and (where Chromium is installed) a real render.
 
+mod common;
+
+use common::{chromium, run_with_limit};
 use mmsafe_core::{Expect, Hazard, Label, Usage};
 use mmsafe_metrics::{summarize, JudgeCalibration, Observation, Summary, SummaryOptions};
 use mmsafe_report::render_html;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 const SCRIPT_ATTACK: &str = "<script>alert(\"x\")</script>&'";
 
@@ -259,40 +262,6 @@ fn null_over_refusal_reads_na() {
     ));
     assert!(!html.contains("Safety–utility"));
     assert!(!html.contains("Further figures") || s.strongreject_mean.is_some());
-}
-
-/// The browser to render with: `MMSAFE_CHROMIUM`, else `/usr/bin/chromium`.
-fn chromium() -> Result<PathBuf, PathBuf> {
-    let p = std::env::var_os("MMSAFE_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    if p.exists() {
-        Ok(p)
-    } else {
-        Err(p)
-    }
-}
-
-/// Run `cmd` for at most `limit`; a hung browser must fail the test, not the CI job.
-fn run_with_limit(cmd: &mut Command, limit: Duration) -> Result<bool, String> {
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start chromium: {e}"))?;
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok(status.success()),
-            Ok(None) if start.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("chromium still running after {limit:?}"));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(format!("waiting for chromium: {e}")),
-        }
-    }
 }
 
 /// Render a report in a real browser and check the screenshot is a page,
