@@ -37,4 +37,6 @@ pub mod tune;
 pub use check::{Action, Check, CheckLayer, Decision, GuardOptions, Phase, DEFAULT_REFUSAL};
 pub use classify::{Classifier, DynClassifier};
 pub use error::{GuardError, PolicyError};
-pub use policy::{CheckReport, CheckStep, Guard, Policy, Resolver, KINDS, PRESETS};
+pub use layers::kind::LayerKind;
+pub use layers::registry::LAYERS;
+pub use policy::{CheckReport, CheckStep, Guard, Policy, Resolver, PRESETS};

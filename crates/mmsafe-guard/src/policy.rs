@@ -17,29 +17,21 @@
 //! Models come from a [`Resolver`], so this crate never loads model files or
 //! opens connections itself.
 
-use crate::check::{Check, CheckLayer, GuardOptions, Phase};
-use crate::classify::{
-    DynClassifier, EmbeddingClassifier, GuardFormat, JudgeClassifier, LlamaGuard,
-};
+use crate::check::GuardOptions;
+use crate::check::Phase;
 use crate::error::{GuardError, PolicyError};
-use crate::layers::{
-    classify_input::ClassifyInputLayer,
-    classify_output::{ClassifyOutputLayer, OnUnsafe},
-    ecso::Ecso,
-    jailguard::JailGuard,
-    ocr::{OcrAction, OcrLayer},
-    prompt_adaptive::{load_library, parse_library, PromptAdaptive, BUILTIN_LIBRARY},
-    prompt_static::{PromptStatic, DEFAULT_PROMPT},
-    purify::{Purify, PurifyParams},
-    Placement,
-};
-use crate::ocr_cache::SharedOcr;
+pub use crate::layers::kind::Compiled;
+use crate::layers::kind::{Build, Models};
+use crate::layers::registry;
 use mmsafe_core::{DynJudge, DynTarget, Embedder, Layer, Ocr, PairScorer, Request};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
+
+fn d_ocr_cache() -> usize {
+    crate::ocr_cache::DEFAULT_CAPACITY
+}
 
 /// Built-in presets, name → TOML.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -52,46 +44,6 @@ pub const PRESETS: &[(&str, &str)] = &[
     (
         "high-recall",
         include_str!("../data/presets/high-recall.toml"),
-    ),
-];
-
-/// Every layer kind a policy may use, with a one-line summary.
-pub const KINDS: &[(&str, &str)] = &[
-    (
-        "prompt:static",
-        "append a fixed defense prompt (AdaShield-S in spirit)",
-    ),
-    (
-        "prompt:adaptive",
-        "retrieve a scenario-specific defense prompt by embedding similarity (AdaShield-A)",
-    ),
-    (
-        "ocr",
-        "read image text; block, strip, annotate or allow injections and harmful text",
-    ),
-    (
-        "classify:input",
-        "classify the request text plus image text; block if unsafe",
-    ),
-    (
-        "purify",
-        "JPEG re-encode, bit-depth reduction, resize, blur images",
-    ),
-    (
-        "jailguard",
-        "answer N mutated variants; flag divergent answers (JailGuard)",
-    ),
-    (
-        "ecso",
-        "self-check the answer; if unsafe, re-answer from a caption without the image (ECSO)",
-    ),
-    (
-        "classify:output",
-        "classify the answer; block, flag or detox it",
-    ),
-    (
-        "detox",
-        "classify the answer; rewrite unsafe answers through a detoxifier target (MLLM-Protector)",
     ),
 ];
 
@@ -193,8 +145,8 @@ impl Policy {
                     ))
                 }
             };
-            if !KINDS.iter().any(|(k, _)| *k == kind) {
-                let names: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+            if registry::find(&kind).is_none() {
+                let names = registry::names();
                 let hint = mmsafe_core::params::did_you_mean(&kind, &names)
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
@@ -235,22 +187,24 @@ impl Policy {
         if let Some(r) = &self.refusal {
             opts.refusal = Arc::from(r.as_str());
         }
-        let mut ctx = Ctx {
-            resolver,
-            ocr_cache: self.ocr_cache,
-            ocr: None,
-            embedder: None,
-        };
+        let mut models = Models::new(resolver, self.ocr_cache);
         let mut layers = Vec::new();
         for (i, spec) in self.layers.iter().enumerate() {
-            let built =
-                build_layer(spec, &mut ctx, &opts, self.base_dir.as_deref()).map_err(|m| {
-                    PolicyError::new(
-                        &self.origin,
-                        format!("layer {} ({}): {m}", i + 1, spec.kind),
-                    )
-                })?;
-            layers.push(built);
+            let at = |m: String| {
+                PolicyError::new(
+                    &self.origin,
+                    format!("layer {} ({}): {m}", i + 1, spec.kind),
+                )
+            };
+            let kind = registry::find(&spec.kind).ok_or_else(|| at("unknown kind".into()))?;
+            let mut build = Build {
+                kind: kind.name,
+                params: &spec.params,
+                opts: &opts,
+                base_dir: self.base_dir.as_deref(),
+                models: &mut models,
+            };
+            layers.push((kind.build)(&mut build).map_err(at)?);
         }
         Ok(Guard {
             name: self.name.clone(),
@@ -258,383 +212,6 @@ impl Policy {
             stack: OnceLock::new(),
         })
     }
-}
-
-struct Ctx<'a> {
-    resolver: &'a dyn Resolver,
-    ocr_cache: usize,
-    ocr: Option<Arc<SharedOcr>>,
-    embedder: Option<Arc<dyn Embedder>>,
-}
-
-impl Ctx<'_> {
-    fn ocr(&mut self) -> Result<Arc<SharedOcr>, String> {
-        if let Some(o) = &self.ocr {
-            return Ok(o.clone());
-        }
-        let o = Arc::new(SharedOcr::with_capacity(
-            self.resolver.ocr()?,
-            self.ocr_cache,
-        ));
-        self.ocr = Some(o.clone());
-        Ok(o)
-    }
-    /// OCR for layers that read images only when a request has some
-    /// (`classify:input`, `prompt:adaptive`): a missing model fails image
-    /// requests at run time instead of the whole policy, so text-only use
-    /// works offline without the OCR model.
-    fn ocr_for_images(&mut self) -> Arc<SharedOcr> {
-        self.ocr()
-            .unwrap_or_else(|e| Arc::new(SharedOcr::unavailable(e)))
-    }
-    fn embedder(&mut self) -> Result<Arc<dyn Embedder>, String> {
-        if let Some(e) = &self.embedder {
-            return Ok(e.clone());
-        }
-        let e = self.resolver.embedder()?;
-        self.embedder = Some(e.clone());
-        Ok(e)
-    }
-    fn classifier(
-        &mut self,
-        spec: &str,
-        threshold: Option<f64>,
-        format: GuardFormat,
-    ) -> Result<DynClassifier, String> {
-        if spec == "embedding" {
-            let t = threshold.unwrap_or(0.5) as f32;
-            return Ok(Arc::new(EmbeddingClassifier::new(
-                self.embedder()?,
-                t,
-                0.05,
-            )));
-        }
-        if spec == "harm" || spec.starts_with("harm:") {
-            let file = spec.strip_prefix("harm:");
-            return Ok(Arc::new(crate::harm::HarmClassifier::new(
-                self.resolver.harm_scorer(file)?,
-                threshold.unwrap_or(crate::harm::THRESHOLD),
-            )));
-        }
-        if let Some(target) = spec.strip_prefix("llamaguard:") {
-            return Ok(Arc::new(LlamaGuard::new(
-                self.resolver.target(target)?,
-                format,
-            )));
-        }
-        if let Some(judge) = spec.strip_prefix("judge:") {
-            return Ok(Arc::new(JudgeClassifier::new(
-                self.resolver.judge(judge)?,
-                threshold.unwrap_or(0.5),
-            )));
-        }
-        Err(format!(
-            "unknown classifier `{spec}`; use `harm`, `harm:<file>`, `embedding`, `llamaguard:<target>` or `judge:<judge>`"
-        ))
-    }
-}
-
-fn params<T: DeserializeOwned>(t: &toml::Table) -> Result<T, String> {
-    toml::Value::Table(t.clone())
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().to_string())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StaticP {
-    prompt: Option<String>,
-    #[serde(default = "append")]
-    placement: Placement,
-}
-fn append() -> Placement {
-    Placement::Append
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdaptiveP {
-    library: Option<String>,
-    #[serde(default = "d_adaptive_threshold")]
-    threshold: f32,
-    #[serde(default = "append")]
-    placement: Placement,
-    #[serde(default = "yes")]
-    use_ocr: bool,
-}
-fn d_adaptive_threshold() -> f32 {
-    0.5
-}
-fn d_ocr_cache() -> usize {
-    crate::ocr_cache::DEFAULT_CAPACITY
-}
-fn yes() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OcrP {
-    #[serde(default = "block")]
-    on_injection: OcrAction,
-    #[serde(default = "block")]
-    on_harmful: OcrAction,
-    classifier: Option<String>,
-    threshold: Option<f64>,
-    #[serde(default = "d_min_chars")]
-    min_chars: usize,
-    #[serde(default = "d_min_conf")]
-    min_confidence: f32,
-}
-fn block() -> OcrAction {
-    OcrAction::Block
-}
-fn d_min_chars() -> usize {
-    8
-}
-fn d_min_conf() -> f32 {
-    0.5
-}
-
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-enum FormatP {
-    Native,
-    Prompt,
-}
-fn native() -> FormatP {
-    FormatP::Native
-}
-impl From<FormatP> for GuardFormat {
-    fn from(f: FormatP) -> GuardFormat {
-        match f {
-            FormatP::Native => GuardFormat::Native,
-            FormatP::Prompt => GuardFormat::Prompt,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InputP {
-    #[serde(default = "d_classifier")]
-    classifier: String,
-    threshold: Option<f64>,
-    #[serde(default = "d_block")]
-    action: String,
-    #[serde(default = "yes")]
-    use_ocr: bool,
-    #[serde(default = "native")]
-    guard_format: FormatP,
-}
-fn d_classifier() -> String {
-    "embedding".into()
-}
-fn d_block() -> String {
-    "block".into()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OutputP {
-    #[serde(default = "d_classifier")]
-    classifier: String,
-    threshold: Option<f64>,
-    action: Option<String>,
-    /// Detoxifier target spec (for `action = "detox"` and kind `detox`).
-    target: Option<String>,
-    #[serde(default = "native")]
-    guard_format: FormatP,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JailGuardP {
-    #[serde(default = "d_variants")]
-    variants: usize,
-    #[serde(default = "d_tt")]
-    threshold_text: f64,
-    #[serde(default = "d_ti")]
-    threshold_image: f64,
-    #[serde(default = "d_truncate")]
-    truncate: usize,
-}
-fn d_variants() -> usize {
-    8
-}
-fn d_tt() -> f64 {
-    0.02
-}
-fn d_ti() -> f64 {
-    0.025
-}
-fn d_truncate() -> usize {
-    100
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EcsoP {
-    #[serde(default = "d_check_tokens")]
-    max_tokens_check: u32,
-}
-fn d_check_tokens() -> u32 {
-    256
-}
-
-fn build_layer(
-    spec: &LayerSpec,
-    ctx: &mut Ctx<'_>,
-    opts: &GuardOptions,
-    base: Option<&Path>,
-) -> Result<Compiled, String> {
-    let check = |c: Arc<dyn Check>| Compiled {
-        name: spec.kind.clone(),
-        layer: Arc::new(CheckLayer::new(c.clone(), opts.clone())),
-        check: Some(c),
-    };
-    let p = &spec.params;
-    Ok(match spec.kind.as_str() {
-        "prompt:static" => {
-            let sp: StaticP = params(p)?;
-            check(Arc::new(PromptStatic {
-                prompt: sp.prompt.unwrap_or_else(|| DEFAULT_PROMPT.to_string()),
-                placement: sp.placement,
-            }))
-        }
-        "prompt:adaptive" => {
-            let ap: AdaptiveP = params(p)?;
-            let library = match &ap.library {
-                Some(path) => {
-                    let path = match base {
-                        Some(b) if Path::new(path).is_relative() => b.join(path),
-                        _ => PathBuf::from(path),
-                    };
-                    load_library(&path)?
-                }
-                None => parse_library(BUILTIN_LIBRARY, "built-in library")?,
-            };
-            let ocr = ap.use_ocr.then(|| ctx.ocr_for_images());
-            check(Arc::new(PromptAdaptive::new(
-                library,
-                ctx.embedder()?,
-                ocr,
-                ap.threshold,
-                ap.placement,
-            )))
-        }
-        "ocr" => {
-            let op: OcrP = params(p)?;
-            let classifier = match &op.classifier {
-                Some(c) => Some(ctx.classifier(c, op.threshold, GuardFormat::Prompt)?),
-                None if op.on_harmful != OcrAction::Allow => {
-                    return Err(
-                        "`on_harmful` needs a `classifier` (or set `on_harmful = \"allow\"`)"
-                            .into(),
-                    )
-                }
-                None => None,
-            };
-            check(Arc::new(OcrLayer {
-                ocr: ctx.ocr()?,
-                classifier,
-                on_injection: op.on_injection,
-                on_harmful: op.on_harmful,
-                min_chars: op.min_chars,
-                min_confidence: op.min_confidence,
-            }))
-        }
-        "classify:input" => {
-            let ip: InputP = params(p)?;
-            let block = match ip.action.as_str() {
-                "block" => true,
-                "flag" => false,
-                other => return Err(format!("`action` = `{other}`: use `block` or `flag`")),
-            };
-            let classifier =
-                ctx.classifier(&ip.classifier, ip.threshold, ip.guard_format.into())?;
-            let ocr = ip.use_ocr.then(|| ctx.ocr_for_images());
-            check(Arc::new(ClassifyInputLayer {
-                classifier,
-                ocr,
-                block,
-            }))
-        }
-        "purify" => {
-            let pp: PurifyParams = params(p)?;
-            check(Arc::new(Purify { params: pp }))
-        }
-        kind @ ("classify:output" | "detox") => {
-            let op: OutputP = params(p)?;
-            let default_action = if kind == "detox" { "detox" } else { "block" };
-            let action = op.action.as_deref().unwrap_or(default_action);
-            let on_unsafe = match action {
-                "block" => OnUnsafe::Block,
-                "flag" => OnUnsafe::Flag,
-                "detox" => {
-                    let t = op
-                        .target
-                        .as_deref()
-                        .ok_or("`detox` needs `target = \"<target spec>\"` (the detoxifier)")?;
-                    OnUnsafe::Detox(ctx.resolver.target(t)?)
-                }
-                other => {
-                    return Err(format!(
-                        "`action` = `{other}`: use `block`, `flag` or `detox`"
-                    ))
-                }
-            };
-            let classifier =
-                ctx.classifier(&op.classifier, op.threshold, op.guard_format.into())?;
-            check(Arc::new(ClassifyOutputLayer {
-                name: if kind == "detox" {
-                    "detox"
-                } else {
-                    "classify:output"
-                },
-                classifier,
-                on_unsafe,
-            }))
-        }
-        "jailguard" => {
-            let jp: JailGuardP = params(p)?;
-            if jp.variants < 2 {
-                return Err("`variants` must be at least 2".into());
-            }
-            Compiled {
-                name: spec.kind.clone(),
-                check: None,
-                layer: Arc::new(JailGuard {
-                    embedder: ctx.embedder()?,
-                    variants: jp.variants,
-                    threshold_text: jp.threshold_text,
-                    threshold_image: jp.threshold_image,
-                    truncate: jp.truncate,
-                    opts: opts.clone(),
-                }),
-            }
-        }
-        "ecso" => {
-            let ep: EcsoP = params(p)?;
-            Compiled {
-                name: spec.kind.clone(),
-                check: None,
-                layer: Arc::new(Ecso {
-                    opts: opts.clone(),
-                    max_tokens_check: ep.max_tokens_check,
-                }),
-            }
-        }
-        other => return Err(format!("unknown kind `{other}`")),
-    })
-}
-
-/// One compiled layer: the `Layer` used in stacks, and the `Check` behind it
-/// when it has one (for offline `guard check`).
-pub struct Compiled {
-    pub name: String,
-    pub check: Option<Arc<dyn Check>>,
-    pub layer: Arc<dyn Layer>,
 }
 
 /// A compiled policy: one `Layer` whose `layer(inner)` builds the whole stack.

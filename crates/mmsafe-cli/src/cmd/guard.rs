@@ -89,8 +89,8 @@ pub fn run(args: GuardArgs) -> anyhow::Result<Outcome> {
         Which::Eval(a) => crate::cmd::guard_eval::run(a),
         Which::List => {
             outln!("layer kinds:")?;
-            for (k, s) in mmsafe_guard::KINDS {
-                outln!("  {k:<16} {s}")?;
+            for kind in mmsafe_guard::LAYERS {
+                outln!("  {:<16} {}", kind.name, kind.summary)?;
             }
             outln!("presets:")?;
             for (name, text) in mmsafe_guard::PRESETS {

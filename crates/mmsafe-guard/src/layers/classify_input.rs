@@ -2,12 +2,14 @@
 //! through a classifier: the offline embedding classifier, a scoring judge, or
 //! a guard model (`llamaguard:<target>`, which also sees the first image).
 
+use super::kind::{default_classifier, yes, Build, Compiled, FormatParam, LayerKind};
 use crate::check::{Check, Decision};
 use crate::classify::{ClassifyInput, DynClassifier, Subject};
 use crate::error::GuardError;
 use crate::ocr_cache::SharedOcr;
 use async_trait::async_trait;
 use mmsafe_core::Request;
+use serde::Deserialize;
 use std::sync::Arc;
 
 pub struct ClassifyInputLayer {
@@ -61,4 +63,47 @@ impl Check for ClassifyInputLayer {
         };
         Ok(d.detail(detail).cost(c.calls, c.usage))
     }
+}
+
+pub static KIND: LayerKind = LayerKind {
+    name: "classify:input",
+    summary: "classify the request text plus image text; block if unsafe",
+    example: "",
+    build,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default = "default_classifier")]
+    classifier: String,
+    threshold: Option<f64>,
+    #[serde(default = "d_action")]
+    action: String,
+    #[serde(default = "yes")]
+    use_ocr: bool,
+    #[serde(default)]
+    guard_format: FormatParam,
+}
+
+fn d_action() -> String {
+    "block".into()
+}
+
+fn build(b: &mut Build<'_, '_>) -> Result<Compiled, String> {
+    let p: Params = b.params()?;
+    let block = match p.action.as_str() {
+        "block" => true,
+        "flag" => false,
+        other => return Err(format!("`action` = `{other}`: use `block` or `flag`")),
+    };
+    let classifier = b
+        .models
+        .classifier(&p.classifier, p.threshold, p.guard_format.into())?;
+    let ocr = p.use_ocr.then(|| b.models.ocr_for_images());
+    Ok(b.check(Arc::new(ClassifyInputLayer {
+        classifier,
+        ocr,
+        block,
+    })))
 }

@@ -2,11 +2,14 @@
 //! policy's refusal, or rewrite it through a detoxifier target
 //! (MLLM-Protector in spirit, methods.md §9).
 
+use super::kind::{default_classifier, Build, Compiled, FormatParam, LayerKind};
 use crate::check::{Check, Decision};
 use crate::classify::{ClassifyInput, DynClassifier, Subject};
 use crate::error::GuardError;
 use async_trait::async_trait;
 use mmsafe_core::{DynTarget, Message, Request, Response};
+use serde::Deserialize;
+use std::sync::Arc;
 
 pub enum OnUnsafe {
     Block,
@@ -96,4 +99,66 @@ impl Check for ClassifyOutputLayer {
         };
         Ok(d.detail(detail).cost(c.calls, c.usage))
     }
+}
+
+pub static KIND: LayerKind = LayerKind {
+    name: "classify:output",
+    summary: "classify the answer; block, flag or detox it",
+    example: "",
+    build,
+};
+
+pub static DETOX_KIND: LayerKind = LayerKind {
+    name: "detox",
+    summary:
+        "classify the answer; rewrite unsafe answers through a detoxifier target (MLLM-Protector)",
+    example: "target = \"detoxifier\"",
+    build,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default = "default_classifier")]
+    classifier: String,
+    threshold: Option<f64>,
+    action: Option<String>,
+    /// Detoxifier target spec (for `action = "detox"` and kind `detox`).
+    target: Option<String>,
+    #[serde(default)]
+    guard_format: FormatParam,
+}
+
+/// `classify:output` and `detox` differ only in their default action.
+fn build(b: &mut Build<'_, '_>) -> Result<Compiled, String> {
+    let p: Params = b.params()?;
+    let detox = b.kind == DETOX_KIND.name;
+    let action = p
+        .action
+        .as_deref()
+        .unwrap_or(if detox { "detox" } else { "block" });
+    let on_unsafe = match action {
+        "block" => OnUnsafe::Block,
+        "flag" => OnUnsafe::Flag,
+        "detox" => {
+            let t = p
+                .target
+                .as_deref()
+                .ok_or("`detox` needs `target = \"<target spec>\"` (the detoxifier)")?;
+            OnUnsafe::Detox(b.models.target(t)?)
+        }
+        other => {
+            return Err(format!(
+                "`action` = `{other}`: use `block`, `flag` or `detox`"
+            ))
+        }
+    };
+    let classifier = b
+        .models
+        .classifier(&p.classifier, p.threshold, p.guard_format.into())?;
+    Ok(b.check(Arc::new(ClassifyOutputLayer {
+        name: if detox { DETOX_KIND.name } else { KIND.name },
+        classifier,
+        on_unsafe,
+    })))
 }

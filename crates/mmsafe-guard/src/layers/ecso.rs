@@ -4,6 +4,7 @@
 //! image, where the language model's text-only alignment applies again.
 //! Requests without images pass after the first answer.
 
+use super::kind::{Build, Compiled, LayerKind};
 use crate::check::{GuardOptions, Phase};
 use crate::error::GuardError;
 use crate::layers::{with_prompt_text, without_images};
@@ -191,4 +192,30 @@ mod tests {
         assert!(!says_yes("No, it is fine"));
         assert!(!says_yes("yesterday"));
     }
+}
+
+pub static KIND: LayerKind = LayerKind {
+    name: "ecso",
+    summary: "self-check the answer; if unsafe, re-answer from a caption without the image (ECSO)",
+    example: "",
+    build,
+};
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default = "d_check_tokens")]
+    max_tokens_check: u32,
+}
+fn d_check_tokens() -> u32 {
+    256
+}
+
+fn build(b: &mut Build<'_, '_>) -> Result<Compiled, String> {
+    let p: Params = b.params()?;
+    let layer = Ecso {
+        opts: b.opts.clone(),
+        max_tokens_check: p.max_tokens_check,
+    };
+    Ok(b.layer(Arc::new(layer)))
 }

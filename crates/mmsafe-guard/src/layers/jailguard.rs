@@ -4,6 +4,7 @@
 //! the answers' sentence embeddings exceeds a threshold, or when every variant
 //! was refused. Costs N extra target calls, made concurrently with the real one.
 
+use super::kind::{Build, Compiled, LayerKind};
 use crate::check::{GuardOptions, Phase};
 use crate::error::GuardError;
 use crate::layers::{map_images, with_prompt_text};
@@ -199,4 +200,52 @@ impl Target for JailGuardTarget {
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
+}
+
+pub static KIND: LayerKind = LayerKind {
+    name: "jailguard",
+    summary: "answer N mutated variants; flag divergent answers (JailGuard)",
+    example: "variants = 2",
+    build,
+};
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default = "d_variants")]
+    variants: usize,
+    #[serde(default = "d_threshold_text")]
+    threshold_text: f64,
+    #[serde(default = "d_threshold_image")]
+    threshold_image: f64,
+    #[serde(default = "d_truncate")]
+    truncate: usize,
+}
+fn d_variants() -> usize {
+    8
+}
+fn d_threshold_text() -> f64 {
+    0.02
+}
+fn d_threshold_image() -> f64 {
+    0.025
+}
+fn d_truncate() -> usize {
+    100
+}
+
+fn build(b: &mut Build<'_, '_>) -> Result<Compiled, String> {
+    let p: Params = b.params()?;
+    if p.variants < 2 {
+        return Err("`variants` must be at least 2".into());
+    }
+    let layer = JailGuard {
+        embedder: b.models.embedder()?,
+        variants: p.variants,
+        threshold_text: p.threshold_text,
+        threshold_image: p.threshold_image,
+        truncate: p.truncate,
+        opts: b.opts.clone(),
+    };
+    Ok(b.layer(Arc::new(layer)))
 }

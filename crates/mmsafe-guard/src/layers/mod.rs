@@ -1,22 +1,25 @@
-//! The guard layers. One file per layer; `crate::policy` maps each `kind` in a
-//! policy file to the constructor here.
+//! The guard layers. One file per layer, each with its `KIND` (name,
+//! parameters, constructor); `registry::LAYERS` lists them.
 
 pub mod classify_input;
 pub mod classify_output;
 pub mod ecso;
 pub mod jailguard;
+pub mod kind;
 pub mod ocr;
 pub mod prompt_adaptive;
 pub mod prompt_static;
 pub mod purify;
+pub mod registry;
 
 use mmsafe_core::{Image, Message, Part, Request, Role};
 
 /// Where a defense prompt goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Placement {
     /// After the user's text (AdaShield's released form without repetition).
+    #[default]
     Append,
     /// `query + prompt + query`, as AdaShield's released target wrappers send it.
     Sandwich,

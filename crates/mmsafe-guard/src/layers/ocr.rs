@@ -6,8 +6,10 @@
 //! action: `block`, `strip` (blur the text regions and continue), `annotate`
 //! (tell the model the image text is content, not instructions) or `allow`.
 
+use super::kind::{Build, Compiled, LayerKind};
 use super::{insert_prompt, map_images, Placement};
 use crate::check::{Check, Decision};
+use crate::classify::GuardFormat;
 use crate::classify::{ClassifyInput, DynClassifier, Subject};
 use crate::error::GuardError;
 use crate::imaging;
@@ -300,4 +302,57 @@ mod tests {
         // A heading alone, without a list to fill, is not flagged.
         assert!(!detect_injection("How to train your dragon").found());
     }
+}
+
+pub static KIND: LayerKind = LayerKind {
+    name: "ocr",
+    summary: "read image text; block, strip, annotate or allow injections and harmful text",
+    example: "classifier = \"embedding\"",
+    build,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default = "block")]
+    on_injection: OcrAction,
+    #[serde(default = "block")]
+    on_harmful: OcrAction,
+    classifier: Option<String>,
+    threshold: Option<f64>,
+    #[serde(default = "d_min_chars")]
+    min_chars: usize,
+    #[serde(default = "d_min_conf")]
+    min_confidence: f32,
+}
+fn block() -> OcrAction {
+    OcrAction::Block
+}
+fn d_min_chars() -> usize {
+    8
+}
+fn d_min_conf() -> f32 {
+    0.5
+}
+
+fn build(b: &mut Build<'_, '_>) -> Result<Compiled, String> {
+    let p: Params = b.params()?;
+    let classifier = match &p.classifier {
+        Some(c) => Some(b.models.classifier(c, p.threshold, GuardFormat::Prompt)?),
+        None if p.on_harmful != OcrAction::Allow => {
+            return Err(
+                "`on_harmful` needs a `classifier` (or set `on_harmful = \"allow\"`)".into(),
+            )
+        }
+        None => None,
+    };
+    let ocr = b.models.ocr()?;
+    Ok(b.check(Arc::new(OcrLayer {
+        ocr,
+        classifier,
+        on_injection: p.on_injection,
+        on_harmful: p.on_harmful,
+        min_chars: p.min_chars,
+        min_confidence: p.min_confidence,
+    })))
 }

@@ -11,6 +11,7 @@
 //! `keys` are example requests or descriptions of the scenario; `mmsafe guard
 //! tune` appends entries learned from successful attacks.
 
+use super::kind::{yes, Build, Compiled, LayerKind};
 use super::{insert_prompt, Placement};
 use crate::check::{Check, Decision};
 use crate::error::GuardError;
@@ -181,4 +182,37 @@ mod tests {
         let e = parse_library("{\"scenario\":\"x\"}\n", "lib.jsonl").unwrap_err();
         assert!(e.starts_with("lib.jsonl:1:"), "{e}");
     }
+}
+
+pub static KIND: LayerKind = LayerKind {
+    name: "prompt:adaptive",
+    summary: "retrieve a scenario-specific defense prompt by embedding similarity (AdaShield-A)",
+    example: "",
+    build,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    library: Option<String>,
+    #[serde(default = "d_threshold")]
+    threshold: f32,
+    #[serde(default)]
+    placement: Placement,
+    #[serde(default = "yes")]
+    use_ocr: bool,
+}
+fn d_threshold() -> f32 {
+    0.5
+}
+
+fn build(b: &mut Build<'_, '_>) -> Result<Compiled, String> {
+    let p: Params = b.params()?;
+    let library = match &p.library {
+        Some(path) => load_library(&b.path(path))?,
+        None => parse_library(BUILTIN_LIBRARY, "built-in library")?,
+    };
+    let ocr = p.use_ocr.then(|| b.models.ocr_for_images());
+    let layer = PromptAdaptive::new(library, b.models.embedder()?, ocr, p.threshold, p.placement);
+    Ok(b.check(Arc::new(layer)))
 }

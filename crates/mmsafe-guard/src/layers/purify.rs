@@ -2,12 +2,14 @@
 //! re-encoding, bit-depth reduction, down/up-resizing, Gaussian or median blur,
 //! applied in that order to every image (each step optional).
 
+use super::kind::{Build, Compiled, LayerKind};
 use super::map_images;
 use crate::check::{Check, Decision};
 use crate::error::GuardError;
 use crate::imaging;
 use async_trait::async_trait;
 use mmsafe_core::{Image, Request};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,4 +105,16 @@ impl Check for Purify {
             })),
         )
     }
+}
+
+pub static KIND: LayerKind = LayerKind {
+    name: "purify",
+    summary: "JPEG re-encode, bit-depth reduction, resize, blur images",
+    example: "",
+    build,
+};
+
+fn build(b: &mut Build<'_, '_>) -> Result<Compiled, String> {
+    let params: PurifyParams = b.params()?;
+    Ok(b.check(Arc::new(Purify { params })))
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod layer_table;
 mod layers;
 mod policy;
 mod real_models;
