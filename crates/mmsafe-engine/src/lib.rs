@@ -12,12 +12,14 @@
 mod attacked;
 mod estimate;
 mod progress;
+mod rejudge;
 mod run;
 mod writer;
 
 pub use estimate::{estimate, planned_attempts, Estimate};
 pub use mmsafe_store::Plan;
 pub use progress::Progress;
+pub use rejudge::{rejudge, JudgeTally};
 pub use run::{check_unique_ids, scan, scan_keeping_store, Finished, Scan};
 pub use tokio_util::sync::CancellationToken;
 

@@ -524,7 +524,7 @@ async fn judge_all(judges: &[DynJudge], case: &Case, resp: &Response) -> Vec<Ver
     out
 }
 
-async fn judge_one(judge: &DynJudge, case: &Case, resp: &Response) -> Verdict {
+pub(crate) async fn judge_one(judge: &DynJudge, case: &Case, resp: &Response) -> Verdict {
     match judge.judge(case, resp).await {
         Ok(mut v) => {
             // Verdicts are stored per judge name as configured, whatever the

@@ -736,3 +736,89 @@ async fn planned_total_counts_fan_out_and_is_unknown_when_it_varies() {
         assert_eq!(store.count_attempts(&run).unwrap(), fin.progress.done);
     }
 }
+
+/// A judge that fails on every response, to see its failures tallied.
+struct Broken;
+#[async_trait]
+impl Judge for Broken {
+    fn name(&self) -> &str {
+        "broken"
+    }
+    async fn judge(&self, _case: &Case, _r: &Response) -> Result<Verdict, JudgeError> {
+        Err(JudgeError {
+            judge: "broken".into(),
+            message: "model went away\nsecond line".into(),
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejudge_stores_one_verdict_per_attempt_without_calling_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, run) = new_store(&dir);
+    let mut t = TestTarget::new();
+    t.fail = Some((4, TargetErrorKind::Timeout));
+    let target = Arc::new(t);
+    scan(
+        plan(
+            &run,
+            target.clone(),
+            vec![judge("sorry")],
+            1,
+            1,
+            false,
+            None,
+        ),
+        vec![Box::new(VecSource(cases(5)))],
+        Store::open(&path).unwrap(),
+        CancellationToken::new(),
+        no_progress(),
+    )
+    .await
+    .unwrap();
+    let calls_after_scan = target.calls.load(Ordering::SeqCst);
+
+    let mut store = Store::open(&path).unwrap();
+    let again = judge("sorry-again");
+    let judges: Vec<mmsafe_core::DynJudge> = vec![again.clone(), Arc::new(Broken)];
+    let tallies = mmsafe_engine::rejudge(&mut store, &run, &judges, 3)
+        .await
+        .unwrap();
+
+    assert_eq!(target.calls.load(Ordering::SeqCst), calls_after_scan);
+    // 20 attempts, 5 of them failed calls: those get `error` without judging.
+    assert_eq!(again.calls.load(Ordering::SeqCst), 15);
+    let fresh = &tallies[0];
+    assert_eq!(fresh.judge, "sorry-again");
+    assert_eq!(fresh.stored, 20);
+    assert_eq!(fresh.errors, 5);
+    assert_eq!(fresh.complied + fresh.refused + fresh.undecided, 15);
+    assert_eq!(
+        fresh.failure(),
+        None,
+        "failed attempts are not judge failures"
+    );
+    let broken = &tallies[1];
+    assert_eq!(
+        (broken.stored, broken.errors, broken.judge_errors),
+        (20, 20, 15)
+    );
+    assert_eq!(
+        broken.failure().as_deref(),
+        Some("15 of 15 verdicts are errors (judge `broken`): first error: model went away")
+    );
+    let obs = store.observations(&run, Some("sorry-again")).unwrap();
+    assert_eq!(obs.len(), 20);
+    let scan_verdicts = store.observations(&run, Some("sorry")).unwrap();
+    let mut fresh_labels: Vec<_> = obs
+        .iter()
+        .map(|o| (o.case_id.clone(), o.defense.clone(), o.repeat, o.label))
+        .collect();
+    let mut scan_labels: Vec<_> = scan_verdicts
+        .iter()
+        .map(|o| (o.case_id.clone(), o.defense.clone(), o.repeat, o.label))
+        .collect();
+    fresh_labels.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
+    scan_labels.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
+    assert_eq!(fresh_labels, scan_labels, "same rules, same labels");
+}

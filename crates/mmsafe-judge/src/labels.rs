@@ -518,6 +518,43 @@ fn load_jsonl(path: &Path) -> Result<Vec<Labeled>, LabelError> {
     Ok(out)
 }
 
+/// Unlabelled replies to judge (`mmsafe judge --input`): one JSON object per
+/// line with `response` (or `answer`, `completion`, `generation`), optional
+/// `request` (or `prompt`, `question`, `goal`) and `id` (the line number when
+/// absent, kept as the row's location).
+pub fn load_responses(path: &Path) -> Result<Vec<Labeled>, LabelError> {
+    let raw = std::fs::read_to_string(path).map_err(|source| LabelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in raw.lines().enumerate() {
+        let lineno = i as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| row_err(path, lineno, format!("invalid JSON: {e}")))?;
+        let text = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| v.get(*k).and_then(|x| x.as_str()))
+                .map(str::to_string)
+        };
+        let response = text(&["response", "answer", "completion", "generation"])
+            .ok_or_else(|| row_err(path, lineno, "missing field `response`"))?;
+        out.push(Labeled {
+            location: text(&["id"]).unwrap_or_else(|| lineno.to_string()),
+            request: text(&["request", "prompt", "question", "goal"]).unwrap_or_default(),
+            response,
+            positive: false,
+            group: String::new(),
+            harmful_request: None,
+            published: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
 /// A published judge's recorded verdict as a harm label: `Some(true)` for
 /// harmful / jailbroken, `None` when the value is not one this reads (the
 /// row then counts as undecided for that judge, never as a guess).

@@ -10,6 +10,7 @@ pub mod calibrate;
 pub mod cascade;
 pub mod classifier;
 pub mod coverage;
+pub mod eval;
 pub mod kinds;
 pub mod labels;
 pub mod llamaguard;

@@ -5,17 +5,14 @@ use super::{runtime, JUDGE_CONCURRENCY};
 use crate::exit::Outcome;
 use crate::flags::TargetOpsArgs;
 use crate::wiring::judges::build_judge;
-use anyhow::Context as _;
-use mmsafe_judge::calibrate;
-use mmsafe_judge::labels;
+use mmsafe_judge::{calibrate, labels};
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `--run RUN`: judge every stored attempt again with each judge and store
-/// the verdicts (replacing earlier ones of the same judge name). Failed
-/// attempts get an `error` verdict, never a guessed label.
+/// the verdicts (replacing earlier ones of the same judge name).
 pub(super) fn rejudge(
-    store_path: &std::path::Path,
+    store_path: &Path,
     run: &str,
     specs: &[String],
     ops: &TargetOpsArgs,
@@ -26,70 +23,30 @@ pub(super) fn rejudge(
         "store {} does not exist",
         store_path.display()
     );
+    // Every spec is built before anything is judged or written.
+    let judges = specs
+        .iter()
+        .map(|spec| build_judge(spec, &opts))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut store = mmsafe_store::Store::open(store_path)?;
     let run = store.resolve_run(run)?;
     // A run a scan is still writing would be judged only in part.
     let _run_lock = store.lock_run(&run.id)?;
-    let attempts = store.attempts(&run.id)?;
-    let judged: Vec<(&mmsafe_core::Case, &mmsafe_core::Response, &str)> = attempts
-        .iter()
-        .filter_map(|a| {
-            a.outcome
-                .as_ref()
-                .ok()
-                .map(|r| (a.case.as_ref(), r, a.key.as_str()))
-        })
-        .collect();
-    let failed: Vec<&mmsafe_store::StoredAttempt> =
-        attempts.iter().filter(|a| a.outcome.is_err()).collect();
-    let rt = runtime()?;
+    let tallies = runtime()?.block_on(mmsafe_engine::rejudge(
+        &mut store,
+        &run.id,
+        &judges,
+        opts.concurrency,
+    ))?;
     let mut out = std::io::stdout().lock();
-    let mut judge_errors = Vec::new();
-    for spec in specs {
-        let judge = build_judge(spec, &opts)?;
-        let name = judge.name().to_string();
-        let pairs: Vec<(&mmsafe_core::Case, &mmsafe_core::Response)> =
-            judged.iter().map(|(c, r, _)| (*c, *r)).collect();
-        let verdicts = rt.block_on(calibrate::judge_pairs(
-            &judge,
-            &pairs,
-            opts.concurrency,
-            |_| {},
-        ));
-        // Failed attempts are the scan's failures, already reported; only
-        // the judge's own failures on real responses count here.
-        judge_errors.extend(error_summary(&name, &verdicts));
-        let mut batch: Vec<(String, mmsafe_core::Verdict)> = judged
-            .iter()
-            .zip(verdicts)
-            .map(|((_, _, key), v)| (key.to_string(), v))
-            .collect();
-        for a in &failed {
-            let reason = match &a.outcome {
-                Err(e) => format!("attempt failed ({}): {}", e.kind, e.message),
-                Ok(_) => String::new(),
-            };
-            batch.push((
-                a.key.clone(),
-                mmsafe_core::Verdict::new(name.clone(), mmsafe_core::Label::Error, reason),
-            ));
-        }
-        let count = |l: mmsafe_core::Label| batch.iter().filter(|(_, v)| v.label == l).count();
-        let (refused, complied, undecided, errors) = (
-            count(mmsafe_core::Label::Refused),
-            count(mmsafe_core::Label::Complied),
-            count(mmsafe_core::Label::Undecided),
-            count(mmsafe_core::Label::Error),
-        );
-        store.put_verdicts(&batch)?;
+    for t in &tallies {
         writeln!(
             out,
-            "run {}: judge `{name}` stored {} verdicts (complied {complied}, refused {refused}, undecided {undecided}, error {errors})",
-            run.id,
-            batch.len()
+            "run {}: judge `{}` stored {} verdicts (complied {}, refused {}, undecided {}, error {})",
+            run.id, t.judge, t.stored, t.complied, t.refused, t.undecided, t.errors
         )?;
     }
-    fail_on_judge_errors(judge_errors)
+    fail_on_judge_errors(tallies.iter().filter_map(|t| t.failure()).collect())
 }
 
 /// `N of M verdicts are errors (judge `J`): first error: …` when any verdict
@@ -123,33 +80,7 @@ pub(super) fn judge_input(
     ops: &TargetOpsArgs,
 ) -> anyhow::Result<Outcome> {
     let opts = ops.target_options(JUDGE_CONCURRENCY);
-    let raw =
-        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
-    let mut items = Vec::new();
-    for (i, line) in raw.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: invalid JSON", input.display(), i + 1))?;
-        let get = |keys: &[&str]| {
-            keys.iter()
-                .find_map(|k| v.get(*k).and_then(|x| x.as_str()))
-                .map(str::to_string)
-        };
-        let response = get(&["response", "answer", "completion", "generation"])
-            .with_context(|| format!("{}:{}: missing field `response`", input.display(), i + 1))?;
-        let id = get(&["id"]).unwrap_or_else(|| format!("{}", i + 1));
-        items.push(labels::Labeled {
-            location: id,
-            request: get(&["request", "prompt", "question", "goal"]).unwrap_or_default(),
-            response,
-            positive: false,
-            group: String::new(),
-            harmful_request: None,
-            published: Vec::new(),
-        });
-    }
+    let items = labels::load_responses(input)?;
     let rt = runtime()?;
     let mut out = std::io::stdout().lock();
     let mut judge_errors = Vec::new();
