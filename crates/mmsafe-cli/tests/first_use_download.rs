@@ -22,11 +22,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_mmsafe");
 /// `package -> (version, wheel bytes)`.
 type Wheels = Arc<HashMap<String, (String, Vec<u8>)>>;
 
+/// `(member path, bytes)` of one wheel.
+type Members = Vec<(String, Vec<u8>)>;
+
 /// Wheels holding the cached files of `models`, one per package, or `None`
 /// when a file is not in the cache.
 fn wheels_from_cache(models: &[&str]) -> Option<HashMap<String, (String, Vec<u8>)>> {
     let manager = Manager::from_env().ok()?;
-    let mut members: HashMap<String, (String, Vec<(String, Vec<u8>)>)> = HashMap::new();
+    let mut members: HashMap<String, (String, Members)> = HashMap::new();
     for name in models {
         let spec = catalog::find(name)?;
         for file in &spec.files {

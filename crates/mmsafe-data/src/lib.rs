@@ -19,6 +19,7 @@ pub mod registry;
 pub mod source;
 pub mod spec;
 pub mod suites;
+pub mod validate;
 
 pub use options::{LoadOptions, SkipLog};
 pub use registry::{open, KnownFile, Loader, LOADERS};

@@ -7,7 +7,7 @@ use crate::flags::TargetOpsArgs;
 use crate::wiring::judges::build_judge;
 use mmsafe_judge::{calibrate, labels};
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `--run RUN`: judge every stored attempt again with each judge and store
 /// the verdicts (replacing earlier ones of the same judge name).
@@ -75,7 +75,7 @@ fn fail_on_judge_errors(summaries: Vec<String>) -> anyhow::Result<Outcome> {
 
 /// `--input responses.jsonl`: one verdict line per response and judge.
 pub(super) fn judge_input(
-    input: &PathBuf,
+    input: &Path,
     specs: &[String],
     ops: &TargetOpsArgs,
 ) -> anyhow::Result<Outcome> {
