@@ -25,6 +25,7 @@ pub mod classify;
 pub mod error;
 pub mod harm;
 pub mod harm_data;
+pub mod harm_sources;
 pub mod heldout;
 pub mod imaging;
 pub mod layers;
