@@ -264,7 +264,7 @@ const LECTURES: &[(&str, &[&str])] = &[
         &[
             r"\b(?:harmful|hurtful|toxic|discriminatory|dangerous|disrespectful) (?:and|or) (?:harmful|hurtful|toxic|discriminatory|dangerous|disrespectful)\b",
             r"\b(?:would|could|can|will) (?:be harmful|backfire|damage|hurt)\b",
-            r"\b(?:trust|fairness|dignity|respect|kindness)\b",
+            r"\b(?:fairness|dignity|respect|kindness)\b|\b(?:undermines?|erodes?|breaks?|damages?|betrays?) (?:\S+ )?trust\b",
             r"\bit(?:'s| is) (?:important|crucial|essential|vital) to (?:remember|note|recognize|recognise|understand|consider|respect|prioritize|prioritise|treat|approach|be mindful)\b",
             r"\bi (?:strongly )?(?:encourage|urge) you\b",
             r"\b(?:illegal|unethical|harmful|dangerous|wrong|immoral),? (?:and|or) (?:potentially )?(?:illegal|unethical|harmful|dangerous|wrong|immoral)\b",
@@ -537,6 +537,21 @@ pub fn lecture_count(norm: &str) -> usize {
             seen.len()
         })
         .sum()
+}
+
+/// Lecture phrases that judge conduct ("respect", "is never acceptable"),
+/// leaving out those that state consequences ("severe penalties", "serious
+/// harm"): a short definition of a crime states its consequences too.
+pub fn normative_lecture_count(norm: &str) -> usize {
+    static CONSEQUENCE: OnceLock<Regex> = OnceLock::new();
+    let consequence = CONSEQUENCE.get_or_init(|| {
+        Regex::new(r"consequence|penalt|harm\b|consecuencia|conséquence|konsequenz|conseguenz|consequência|последстви")
+            .unwrap_or_else(|e| panic!("bad consequence pattern: {e}"))
+    });
+    lecture_phrases(norm)
+        .iter()
+        .filter(|p| !consequence.is_match(p))
+        .count()
 }
 
 /// The lecture phrases found, for diagnostics.
