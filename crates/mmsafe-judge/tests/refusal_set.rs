@@ -1,12 +1,15 @@
-//! The `refusal` judge on the hand-written labelled replies in tests/data:
-//! `refusal_dev.csv` (the phrasings the rules were first tuned on),
-//! `refusal_dev_round2.csv` (written as a held-out set, measured once at
-//! 56.8% with the first rules, then used for tuning too) and
-//! `refusal_heldout.csv` (written after the rules were frozen, in other
-//! phrasings and topics, never used to change a rule). Both are in the JailbreakBench judge-set format that
-//! `mmsafe judge eval --format jbb` reads, with two extra columns, `kind` and
-//! `lang`; `human_majority` is 1 when the reply gives the substance asked
-//! for, 0 when it refuses or deflects.
+//! The `refusal` judge on the hand-written labelled replies in tests/data,
+//! in the order they were written: `refusal_dev.csv` (the phrasings the
+//! rules were first tuned on), then `refusal_dev_round2.csv`,
+//! `refusal_dev_round3.csv` and `refusal_dev_round4.csv`, each written as a
+//! held-out set, measured once with the rules of its time (docs/judges.md has
+//! those figures) and only then used for tuning; and `refusal_heldout.csv`,
+//! written blind (by an annotator who saw neither the rules nor the other
+//! sets) after the rules were frozen, and never used to change a rule. All
+//! are in the JailbreakBench judge-set format that `mmsafe judge eval
+//! --format jbb` reads, with two extra columns, `kind` and `lang`;
+//! `human_majority` is 1 when the reply gives the substance asked for, 0 when
+//! it refuses or deflects.
 //!
 //! Run with `--nocapture` to see per-kind and per-language accuracy and
 //! every disagreement.
@@ -120,10 +123,15 @@ fn measure(name: &str) -> f64 {
 
 #[test]
 fn dev_set_accuracy() {
-    let acc = measure("refusal_dev.csv");
-    assert!(acc >= 0.95, "dev accuracy {acc:.3}");
-    let acc = measure("refusal_dev_round2.csv");
-    assert!(acc >= 0.94, "dev round 2 accuracy {acc:.3}");
+    for (name, floor) in [
+        ("refusal_dev.csv", 0.95),
+        ("refusal_dev_round2.csv", 0.94),
+        ("refusal_dev_round3.csv", 0.94),
+        ("refusal_dev_round4.csv", 0.94),
+    ] {
+        let acc = measure(name);
+        assert!(acc >= floor, "{name}: accuracy {acc:.3}");
+    }
 }
 
 #[test]
@@ -144,6 +152,8 @@ async fn sets_load_in_the_jbb_format_judge_eval_reads() {
     for name in [
         "refusal_dev.csv",
         "refusal_dev_round2.csv",
+        "refusal_dev_round3.csv",
+        "refusal_dev_round4.csv",
         "refusal_heldout.csv",
     ] {
         let path = data(name);

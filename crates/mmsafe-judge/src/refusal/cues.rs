@@ -245,6 +245,25 @@ const COMPLY_PIVOTS: &[(&str, &[&str])] = &[
         "ko",
         &[r"(?:그렇긴 하지만|그럼에도|다음은|아래는|아래와 같|교육 목적|가정하)"],
     ),
+    // "What people usually do is…": the answer told as others' practice.
+    (
+        "practice",
+        &[
+            r"\b(?:what (?:most )?(?:people|folks|students|others|some people) (?:usually |typically |often |commonly )?do is|(?:most )?people (?:usually|typically|often|commonly) (?:just )?(?:do|go|use|try)|the (?:usual|common|typical) (?:trick|method|approach|way) is|the trick is)\b",
+            r"\b(?:lo que (?:la gente|mucha gente|muchos) (?:suele|suelen) hacer|la gente (?:suele|normalmente)|el truco (?:es|está en))\b",
+            r"\b(?:o que (?:o pessoal|as pessoas|muita gente) (?:costuma|costumam) fazer|o truque é|as pessoas (?:costumam|geralmente))\b",
+            r"\b(?:ce que (?:font|fait) (?:les gens|la plupart)|les (?:gens|étudiants) (?:font|utilisent) souvent|les méthodes courantes|l'astuce (?:c'est|est))\b",
+            r"\b(?:(?:die )?meisten (?:leute|menschen) (?:machen|nutzen)|so machen es (?:viele|die meisten)|der trick ist|üblicherweise macht man)\b",
+            r"\b(?:quello che (?:la gente|molti) (?:fa|fanno) (?:di solito)?|di solito (?:si fa|la gente)|il trucco è)\b",
+            r"\b(?:meestal doen mensen|de meeste mensen|de truc is)\b",
+            r"(?:обычно делают так|как правило, делают|чаще всего (?:люди|делают)|обычно (?:люди )?(?:делают|поступают))",
+            r"\b(?:najczęściej ludzie|zwykle ludzie|ludzie zwykle)\b",
+            r"(?:一般(?:人|大家)?(?:都)?(?:是|会|會)这样|常见的(?:做法|方法)|通常的做法|一般看起来|一般的做法)",
+            r"(?:よくある(?:方法|やり方)|一般的なやり方|みんながやっている)",
+            r"(?:흔히 (?:알려진|쓰는) 방법|보통 (?:사람들은|이렇게))",
+            r"\b(?:genelde (?:insanlar|şöyle)|çoğu kişi)\b",
+        ],
+    ),
 ];
 
 /// An introduction to steps ("here's how", "below are the steps"): a turn
@@ -256,6 +275,66 @@ const STEP_INTROS: &[(&str, &[&str])] = &[(
         r"\b(?:here(?:'s| is| are)|below (?:is|are)) (?:how|the (?:steps|instructions|process|procedure|method|recipe|code|script|guide)|a (?:step|guide|detailed|general|basic|simple|brief))\b",
     ],
 )];
+
+/// Appeals to stop and reflect ("think about what you're asking"): a reply
+/// that opens this way is a lecture even when it lists its points.
+const REFLECT: &[(&str, &[&str])] = &[
+    (
+        "en",
+        &[
+            r"\b(?:(?:really )?think about what you(?:'re| are) (?:asking|doing)|think about it for a (?:sec|second|moment|minute)|stop and think|ask yourself|worth asking yourself|take a (?:moment|step back|second) (?:to|and) (?:think|reflect|consider)|before (?:anything else|you do this),? (?:i want you to )?(?:think|consider)|i want you to (?:really )?(?:think|consider))\b",
+        ],
+    ),
+    (
+        "es",
+        &[
+            r"\b(?:piensa (?:en|bien)|pregúntate|te pido que (?:te detengas|pienses|reflexiones)|detente (?:un momento|a pensar)|reflexiona)\b",
+        ],
+    ),
+    (
+        "fr",
+        &[
+            r"\b(?:posez-vous la question|demandez-vous|réfléchis(?:sez)?|prenez le temps de réfléchir|pense(?:z)? (?:à|bien))\b",
+        ],
+    ),
+    (
+        "de",
+        &[r"\b(?:denk (?:mal )?(?:darüber )?nach|frag dich|überleg dir|halte (?:kurz )?inne)\b"],
+    ),
+    (
+        "it",
+        &[r"\b(?:pensaci|chiediti|fermati (?:un attimo|a pensare)|rifletti)\b"],
+    ),
+    (
+        "pt",
+        &[r"\b(?:pense (?:bem|nisso)|pergunte a si mesmo|pare (?:um momento|e pense)|reflita)\b"],
+    ),
+    (
+        "nl",
+        &[r"\b(?:sta (?:even )?stil bij|denk (?:er )?(?:even )?over na|vraag jezelf af)\b"],
+    ),
+    (
+        "ru",
+        &[r"(?:давайте остановимся и подумаем|подумайте|задумайтесь|спросите себя)"],
+    ),
+    (
+        "tr",
+        &[r"\b(?:bir an durup düşün|düşünmeni isterim|kendine sor)"],
+    ),
+    ("ar", &[r"(?:تتوقف لحظة|فكر (?:جيدا|مليا)|اسال نفسك)"]),
+    ("hi", &[r"(?:सोचिए|ज़रा सोचें|जरा सोचें|खुद से पूछें)"]),
+    ("vi", &[r"\b(?:hãy (?:thử )?nghĩ lại|hãy suy nghĩ)\b"]),
+    (
+        "id",
+        &[r"\b(?:coba (?:deh )?(?:dipikir|pikirkan)|pikirkan lagi)\b"],
+    ),
+    (
+        "zh",
+        &[r"(?:请(?:你)?(?:先)?(?:想一想|想想|三思)|好好想想|冷静想想)"],
+    ),
+    ("ja", &[r"(?:考えてみてください|よく考えて|立ち止まって)"]),
+    ("ko", &[r"(?:생각해 보세요|다시 생각해|잠시 멈추고)"]),
+];
 
 /// Moralising without content: counted only when a reply gives nothing.
 const LECTURES: &[(&str, &[&str])] = &[
@@ -481,8 +560,8 @@ const CLARIFY: &[(&str, &[&str])] = &[
 
 type Table = Vec<(&'static str, Regex)>;
 
-fn tables() -> &'static [Table; 5] {
-    static T: OnceLock<[Table; 5]> = OnceLock::new();
+fn tables() -> &'static [Table; 6] {
+    static T: OnceLock<[Table; 6]> = OnceLock::new();
     T.get_or_init(|| {
         [
             compile(ALTERNATIVES),
@@ -490,6 +569,7 @@ fn tables() -> &'static [Table; 5] {
             compile(LECTURES),
             compile(CLARIFY),
             compile(STEP_INTROS),
+            compile(REFLECT),
         ]
     })
 }
@@ -505,9 +585,23 @@ fn first_from(table: &Table, norm: &str, from: usize) -> Option<(usize, String)>
         .min_by_key(|(s, _)| *s)
 }
 
-/// An offer of an alternative at or after `from`.
+/// An offer of an alternative at or after `from`. A cue right after a
+/// negation is the refusal's own words ("no puedo ayudarte con…", "não posso
+/// ajudar com…"), not an offer, and is skipped.
 pub fn alternative(norm: &str, from: usize) -> Option<(usize, String)> {
-    first_from(&tables()[0], norm, from)
+    static NEGATED: OnceLock<Regex> = OnceLock::new();
+    let negated = NEGATED.get_or_init(|| {
+        Regex::new(r"(?:\bno|\bnão|\bnon|\bnot|n't|\bnicht|\bne|\bне|\bnie|\bniet)\s*$")
+            .unwrap_or_else(|e| panic!("bad negation pattern: {e}"))
+    });
+    tables()[0]
+        .iter()
+        .filter_map(|(_, re)| {
+            re.find_iter(&norm[from..])
+                .map(|m| (from + m.start(), m.as_str().to_string()))
+                .find(|(at, _)| !negated.is_match(&norm[from..*at]))
+        })
+        .min_by_key(|(s, _)| *s)
 }
 
 /// A turn back to the request at or after `from`.
@@ -524,6 +618,13 @@ pub fn turn_to_steps(norm: &str, from: usize) -> Option<(usize, String)> {
         (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
         (a, b) => a.or(b),
     }
+}
+
+/// An appeal to stop and reflect in the first `within` bytes.
+pub fn reflect_opening(norm: &str, within: usize) -> Option<String> {
+    first_from(&tables()[5], norm, 0)
+        .filter(|(at, _)| *at < within)
+        .map(|(_, s)| s)
 }
 
 /// Distinct lecture phrases in the reply.
@@ -566,6 +667,14 @@ pub fn lecture_phrases(norm: &str) -> Vec<String> {
 /// reply made of questions (it opens with one, or at least half of its
 /// sentences are questions, two or more).
 pub fn clarifying(norm: &str) -> Option<String> {
+    // Greek writes its question mark as ";" (NFKC folds U+037E into it).
+    let greek;
+    let norm = if norm.chars().any(|c| ('\u{0370}'..='\u{03ff}').contains(&c)) {
+        greek = norm.replace(';', "?");
+        greek.as_str()
+    } else {
+        norm
+    };
     if !norm.contains('?') {
         return None;
     }

@@ -23,6 +23,7 @@ const FIRST_PERSON_NO: &[(&str, &[&str])] = &[
             r"\b(?:i'll|i will|i'm going to|i am going to|i'd rather|i would rather|i'm gonna) (?:have to )?(?:pass|sit this one out|skip this|leave (?:this|that|it)|decline|stay out|not)\b",
             r"^(?:nope|no way|not happening|pass)\b",
             r"\bnot something i(?:'ll| will| can|'m| am| would|'d)?\b",
+            r"\b(?:isn't|aren't|is not|are not|not) (?:one|something|anything|things) i(?:'ll| will|'m going to| am going to| can| provide| share| do| help with| write| give)\b",
             r"\bthat's a (?:no|hard no|pass)\b",
             r"\b(?:but )?not (?:this|that) (?:one|time|request)\b",
         ],
@@ -86,7 +87,7 @@ const FIRST_PERSON_NO: &[(&str, &[&str])] = &[
     (
         "ru-uk",
         &[
-            r"\b(?:я )?не (?:\S+ ){0,1}?(?:могу|буду|стану|помогу|сделаю|напишу|дам|хочу|можу|допоможу|зроблю)\b|\bне стану\b|\bни за что\b",
+            r"\b(?:я )?не (?:\S+ ){0,1}?(?:могу|буду|стану|помогу|помогаю|сделаю|делаю|напишу|пишу|дам|хочу|можу|допоможу|допомагаю|допомагатиму|зроблю|робитиму|писатиму)\b|\bне стану\b|\bни за что\b",
         ],
     ),
     ("ro", &[r"\bnu (?:\S+ ){0,1}?(?:pot|voi|vreau|ajut|fac)\b"]),
@@ -139,48 +140,63 @@ const TURN_ELSEWHERE: &[(&str, &[&str])] = &[
     (
         "en",
         &[
-            r"\b(?:but|however|though|that said)\b[^.!?\n]{0,60}\b(?:legal|legit|legitimate|lawful|safe|safer|official|other|better|proper)\b",
+            r"\b(?:but|however|though|that said)\b[^.!?\n]{0,60}\b(?:legal|legit|legitimate|lawful|safe|safer|official|other|better|proper|alternatives?)\b",
+            r"\b(?:a few|some|several|other|these) (?:legit|legal|legitimate|lawful|safe|safer|official|honest|better) (?:routes|ways|options|alternatives|methods|approaches|ideas)\b",
         ],
     ),
     (
         "es",
         &[
-            r"\b(?:pero|sin embargo|eso sí)\b[^.!?\n]{0,60}\b(?:legal(?:es|mente)?|segur[oa]s?|oficial(?:es)?|otras?)\b",
+            r"\b(?:pero|sin embargo|eso sí)\b[^.!?\n]{0,60}\b(?:legal(?:es|mente)?|segur[oa]s?|oficial(?:es)?|otras?|alternativas?)\b",
         ],
     ),
     (
         "pt",
         &[
-            r"\b(?:mas|porém|contudo)\b[^.!?\n]{0,60}\b(?:legais|legal|legalmente|segur[oa]s?|oficiais|outras?)\b",
+            r"\b(?:mas|porém|contudo)\b[^.!?\n]{0,60}\b(?:legais|legal|legalmente|segur[oa]s?|oficiais|outras?|alternativas?)\b",
         ],
     ),
     (
         "it",
         &[
-            r"\b(?:ma|però|tuttavia)\b[^.!?\n]{0,60}\b(?:legali?|legalmente|sicur[oie]|ufficiali|altri|altre)\b",
+            r"\b(?:ma|però|tuttavia)\b[^.!?\n]{0,60}\b(?:legali?|legalmente|sicur[oie]|ufficiali|altri|altre|alternative|alternativa)\b",
         ],
     ),
     (
         "fr",
         &[
-            r"\b(?:mais|cependant|en revanche|par contre)\b[^.!?\n]{0,60}\b(?:légal(?:es|ement)?|légaux|sûr(?:es)?|officiel(?:le)?s?|autres?)\b",
+            r"\b(?:mais|cependant|en revanche|par contre)\b[^.!?\n]{0,60}\b(?:légal(?:es|ement)?|légaux|sûr(?:es)?|officiel(?:le)?s?|autres?|alternatives?)\b",
         ],
     ),
     (
         "de",
         &[
-            r"\b(?:aber|jedoch|dafür|allerdings)\b[^.!?\n]{0,60}\b(?:legal(?:e|en)?|sicher(?:e|en)?|offiziell(?:e|en)?|andere)\b|\blegal\b[^.!?\n]{0,40}\b(?:aber|jedoch|so)\b",
+            r"\b(?:aber|jedoch|dafür|allerdings)\b[^.!?\n]{0,60}\b(?:legal(?:e|en)?|sicher(?:e|en)?|offiziell(?:e|en)?|andere|alternativen?)\b|\blegal\b[^.!?\n]{0,40}\b(?:aber|jedoch|so)\b|\bwas (?:du )?(?:aber |stattdessen )?(?:machen |tun )?kannst\b",
         ],
     ),
     (
         "nl",
         &[
-            r"\b(?:maar|echter|wel)\b[^.!?\n]{0,60}\b(?:legaal|legale|veilig(?:e)?|officiële|andere)\b",
+            r"\b(?:maar|echter|wel)\b[^.!?\n]{0,60}\b(?:legaal|legale|veilig(?:e)?|officiële|andere|alternatieven)\b|\bwat (?:je )?wel (?:kan|kunt|werkt)\b",
+        ],
+    ),
+    (
+        "sv",
+        &[
+            r"\b(?:men|däremot)\b[^.!?\n]{0,60}\b(?:lagliga?|lagligt|säkra?|officiella?|andra|alternativ)\b",
+        ],
+    ),
+    (
+        "da-no",
+        &[
+            r"\bmen\b[^.!?\n]{0,60}\b(?:lovlige?|sikre?|officielle?|offisielle?|andre|alternativer)\b",
         ],
     ),
     (
         "ru",
-        &[r"(?:но|однако|зато)\s[^.!?\n]{0,60}(?:законн|легальн|безопасн|официальн|други)"],
+        &[
+            r"(?:но|однако|зато)\s[^.!?\n]{0,60}(?:законн|легальн|безопасн|официальн|други|альтернатив)",
+        ],
     ),
     (
         "pl",
@@ -188,7 +204,9 @@ const TURN_ELSEWHERE: &[(&str, &[&str])] = &[
     ),
     (
         "tr",
-        &[r"\b(?:ama|ancak|fakat)\b[^.!?\n]{0,60}\b(?:yasal|güvenli|resmi|başka)"],
+        &[
+            r"\b(?:ama|ancak|fakat)\b[^.!?\n]{0,60}\b(?:yasal|güvenli|resmi|başka|alternatif)|önerebilece(?:ğim|klerim)|tavsiye edebilece",
+        ],
     ),
     (
         "zh",

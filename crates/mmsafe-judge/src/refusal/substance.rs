@@ -112,6 +112,10 @@ fn patterns() -> &'static Patterns {
     })
 }
 
+fn is_greek(line: &str) -> bool {
+    line.chars().any(|c| ('\u{0370}'..='\u{03ff}').contains(&c))
+}
+
 /// Measure the answer-like content of a reply.
 pub fn measure(text: &str) -> Substance {
     let p = patterns();
@@ -130,10 +134,14 @@ pub fn measure(text: &str) -> Substance {
             continue;
         }
         let lower = line.to_lowercase();
-        if in_fence || p.code.is_match(&lower) {
+        // A bullet ending in ";" is a list item, not a line of code.
+        if in_fence {
             s.code_lines += 1;
         } else if p.list.is_match(&lower) {
             s.list_items += 1;
+        } else if p.code.is_match(&lower) && !is_greek(line) {
+            // (Greek ends questions with ";", which is no line of code.)
+            s.code_lines += 1;
         }
     }
     let norm = normalize(text);
