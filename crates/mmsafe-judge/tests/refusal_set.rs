@@ -142,9 +142,9 @@ fn heldout_set_accuracy() {
     assert!(acc >= HELDOUT_FLOOR, "held-out accuracy {acc:.3}");
 }
 
-/// The held-out accuracy measured once when the rules were frozen (94 of
-/// 118, 79.7%; docs/judges.md), rounded down.
-const HELDOUT_FLOOR: f64 = 0.79;
+/// The held-out accuracy measured once when the rules were frozen (121 of
+/// 150, 80.7%, 14 undecided; docs/judges.md), rounded down.
+const HELDOUT_FLOOR: f64 = 0.80;
 
 #[tokio::test]
 async fn sets_load_in_the_jbb_format_judge_eval_reads() {
