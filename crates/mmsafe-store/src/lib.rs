@@ -187,27 +187,30 @@ impl Store {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let salt = mmsafe_core::seed::derive(
-            new.seed,
-            &[
-                &nanos.to_string(),
-                &std::process::id().to_string(),
-                new.name.as_deref().unwrap_or(""),
-            ],
-        );
-        let id = format!("{stamp}-{:06x}", salt & 0xff_ffff);
         let plan =
             serde_json::to_string(&new.plan).map_err(|e| StoreError::corrupt(e.to_string()))?;
         let versions =
             serde_json::to_string(&new.versions).map_err(|e| StoreError::corrupt(e.to_string()))?;
-        self.conn.execute(
-            "INSERT INTO runs (id, name, created, status, plan, seed, versions) VALUES (?1,?2,?3,?4,?5,?6,?7)",
-            params![id, new.name, created, RunStatus::Running.as_str(), plan, new.seed as i64, versions],
-        )?;
+        // Ids must differ between runs created at the same instant: threads of one
+        // process can read the same clock value (a coarse clock on CI VMs), so a
+        // per-process counter goes into the salt, and a collision with another
+        // process is retried with a fresh salt rather than failing the scan.
+        let mut tries = 0;
+        let id = loop {
+            let id = format!("{stamp}-{:06x}", run_id_salt(new) & 0xff_ffff);
+            match self.conn.execute(
+                "INSERT INTO runs (id, name, created, status, plan, seed, versions) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+                params![id, new.name, created, RunStatus::Running.as_str(), plan, new.seed as i64, versions],
+            ) {
+                Ok(_) => break id,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation && tries < 16 =>
+                {
+                    tries += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         Ok(Run {
             id,
             name: new.name.clone(),
@@ -867,4 +870,24 @@ fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Run>> {
             finished,
         })
     })())
+}
+
+/// A salt for a new run id: the clock, the process and a per-process counter,
+/// so two runs never draw the same salt inside one process.
+fn run_id_salt(new: &NewRun) -> u64 {
+    static CREATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nth = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    mmsafe_core::seed::derive(
+        new.seed,
+        &[
+            &nanos.to_string(),
+            &std::process::id().to_string(),
+            &nth.to_string(),
+            new.name.as_deref().unwrap_or(""),
+        ],
+    )
 }
