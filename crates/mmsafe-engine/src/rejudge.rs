@@ -6,7 +6,7 @@ use crate::run::judge_one;
 use crate::EngineError;
 use futures::StreamExt as _;
 use mmsafe_core::{DynJudge, Label, Verdict};
-use mmsafe_store::{Store, StoredAttempt};
+use mmsafe_store::{RunStore, Shard, StoredAttempt};
 
 /// What one judge stored for the run.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -48,13 +48,19 @@ impl JudgeTally {
 /// (each judge's batch in one transaction). Failed attempts get an `error`
 /// verdict naming the failure, never a guessed label. The caller holds the
 /// run lock, so a scan still writing the run is not judged in part.
-pub async fn rejudge(
-    store: &mut Store,
+/// With `shard`, only the attempts of that slice are judged (`judge --run RUN
+/// --shard I/N`): N judging workers split a run the way scans do.
+pub async fn rejudge<S: RunStore + ?Sized>(
+    store: &mut S,
     run_id: &str,
     judges: &[DynJudge],
     concurrency: usize,
+    shard: Option<Shard>,
 ) -> Result<Vec<JudgeTally>, EngineError> {
-    let attempts = store.attempts(run_id)?;
+    let mut attempts = store.attempts(run_id)?;
+    if let Some(s) = shard {
+        attempts.retain(|a| s.contains(&a.key));
+    }
     let mut tallies = Vec::with_capacity(judges.len());
     for judge in judges {
         let batch = judge_attempts(judge, &attempts, concurrency).await;

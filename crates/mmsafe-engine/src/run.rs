@@ -10,7 +10,7 @@ use mmsafe_core::{
     TargetErrorKind, Verdict,
 };
 use mmsafe_store::{
-    attempt_key, AttemptError, NewAttempt, NewCase, RequestSummary, RunStatus, Store,
+    attempt_key, AttemptError, NewAttempt, NewCase, RequestSummary, RunStatus, RunStore, Shard,
 };
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +39,9 @@ pub struct Scan {
     /// their new outcome over the error (`--retry-errors`); attempts recorded
     /// with a response are still skipped. Ignored without `resume`.
     pub retry_errors: bool,
+    /// Run only this slice of the plan's attempts (`--shard I/N`); the run's
+    /// status then follows from all its shards (`run_shards`).
+    pub shard: Option<Shard>,
 }
 
 /// How a scan ended when it did not fail.
@@ -88,10 +91,10 @@ impl Ctx {
 /// Run a scan to completion, cancellation or the first fatal error, and set the
 /// run's status accordingly. Everything recorded before an error stays in the
 /// store and the run can be resumed.
-pub async fn scan(
+pub async fn scan<S: RunStore + 'static>(
     plan: Scan,
     sources: Vec<Box<dyn Source>>,
-    store: Store,
+    store: S,
     cancel: CancellationToken,
     on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
 ) -> Result<Finished, EngineError> {
@@ -102,13 +105,14 @@ pub async fn scan(
 
 /// [`scan`], handing the store back (when the writer did not lose it) so the
 /// caller can read the run without opening the file again.
-pub async fn scan_keeping_store(
+pub async fn scan_keeping_store<S: RunStore + 'static>(
     plan: Scan,
     sources: Vec<Box<dyn Source>>,
-    mut store: Store,
+    mut store: S,
     cancel: CancellationToken,
     on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
-) -> (Result<Finished, EngineError>, Option<Store>) {
+) -> (Result<Finished, EngineError>, Option<S>) {
+    let shard = plan.shard;
     let retry_errors = plan.resume && plan.retry_errors;
     let finished = if retry_errors {
         store.finished_keys_except_errors(&plan.run_id)
@@ -117,15 +121,17 @@ pub async fn scan_keeping_store(
     } else {
         Ok(HashSet::new())
     };
-    let finished = match finished.and_then(|f| {
-        store
-            .close_run(&plan.run_id, RunStatus::Running)
-            .map(|()| f)
-    }) {
+    let finished = match finished
+        .and_then(|f| close(&mut store, &plan.run_id, shard, RunStatus::Running, None).map(|()| f))
+    {
         Ok(f) => f,
         Err(e) => return (Err(e.into()), Some(store)),
     };
-    let total = planned_total(&sources, &plan);
+    // A shard makes about 1/N of the plan (the exact count is known at the end).
+    let total =
+        planned_total(&sources, &plan).map(|t| shard.map_or(t, |s| t.div_ceil(u64::from(s.count))));
+    // Attempts of this shard seen in the plan, recorded when the shard completes.
+    let mut in_shard = 0u64;
     let (writer_tx, writer) = match Writer::start(
         store,
         plan.run_id.clone(),
@@ -207,6 +213,10 @@ pub async fn scan_keeping_store(
             for (di, (dspec, _)) in defended.iter().enumerate() {
                 for r in 0..plan.repeats.max(1) {
                     let key = attempt_key(&plan.run_id, &ac.id, &attack_spec, dspec, r);
+                    if shard.is_some_and(|s| !s.contains(&key)) {
+                        continue;
+                    }
+                    in_shard += 1;
                     if finished.contains(&key) {
                         ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);
                     } else {
@@ -263,30 +273,54 @@ pub async fn scan_keeping_store(
         (Some(s), Ok(())) => s,
         (mut store, Err(e)) => {
             if let Some(s) = store.as_mut() {
-                let _ = s.close_run(&plan.run_id, RunStatus::Failed);
+                let _ = close(s, &plan.run_id, shard, RunStatus::Failed, None);
             }
             return (Err(EngineError::Store(e)), store);
         }
         (None, Ok(())) => return (Err(EngineError::WriterGone), None),
     };
     if let Some(e) = fatal {
-        let closed = store.close_run(&plan.run_id, RunStatus::Failed);
+        let closed = close(&mut store, &plan.run_id, shard, RunStatus::Failed, None);
         return (closed.map_err(EngineError::from).and(Err(e)), Some(store));
     }
     let cancelled = cancel.is_cancelled();
-    let closed = store.close_run(
-        &plan.run_id,
-        if cancelled {
-            RunStatus::Interrupted
-        } else {
-            RunStatus::Completed
-        },
-    );
+    let closed = if cancelled {
+        close(
+            &mut store,
+            &plan.run_id,
+            shard,
+            RunStatus::Interrupted,
+            None,
+        )
+    } else {
+        close(
+            &mut store,
+            &plan.run_id,
+            shard,
+            RunStatus::Completed,
+            Some(in_shard),
+        )
+    };
     let result = closed.map_err(EngineError::from).map(|()| Finished {
         progress,
         cancelled,
     });
     (result, Some(store))
+}
+
+/// Set the status of the run, or of this shard (and the run's from all its shards).
+fn close<S: RunStore>(
+    store: &mut S,
+    run_id: &str,
+    shard: Option<Shard>,
+    status: RunStatus,
+    planned: Option<u64>,
+) -> Result<(), mmsafe_store::StoreError> {
+    match shard {
+        None => store.close_run(run_id, status),
+        Some(s) if status == RunStatus::Running => store.start_shard(run_id, s),
+        Some(s) => store.close_shard(run_id, s, status, planned),
+    }
 }
 
 fn propagate_panic(r: Result<(), tokio::task::JoinError>) {

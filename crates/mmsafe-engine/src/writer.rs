@@ -7,7 +7,7 @@
 //! every attempt is committed as soon as it arrives, so a SIGKILL loses at most
 //! the attempts still in flight.
 
-use mmsafe_store::{NewAttempt, NewCase, Store, StoreError};
+use mmsafe_store::{NewAttempt, NewCase, RunStore, StoreError};
 use std::thread::JoinHandle;
 use tokio::sync::mpsc;
 
@@ -22,17 +22,17 @@ pub(crate) enum Msg {
 
 /// Join handle of the writer thread; finishing it waits for every queued
 /// message to be committed, once all senders are dropped.
-pub(crate) struct Writer {
-    handle: JoinHandle<(Store, Result<(), StoreError>)>,
+pub(crate) struct Writer<S> {
+    handle: JoinHandle<(S, Result<(), StoreError>)>,
 }
 
-impl Writer {
+impl<S: RunStore + 'static> Writer<S> {
     pub fn start(
-        mut store: Store,
+        mut store: S,
         run_id: String,
         capacity: usize,
         replace_errors: bool,
-    ) -> std::io::Result<(mpsc::Sender<Msg>, Writer)> {
+    ) -> std::io::Result<(mpsc::Sender<Msg>, Writer<S>)> {
         let (tx, mut rx) = mpsc::channel::<Msg>(capacity.max(16));
         let handle = std::thread::Builder::new()
             .name("mmsafe-store-writer".into())
@@ -70,7 +70,7 @@ impl Writer {
 
     /// Wait for everything sent to be committed (all senders must be dropped
     /// first). Gives the store back unless the writer thread panicked.
-    pub fn finish(self) -> (Option<Store>, Result<(), StoreError>) {
+    pub fn finish(self) -> (Option<S>, Result<(), StoreError>) {
         match self.handle.join() {
             Ok((store, r)) => (Some(store), r),
             Err(_) => (

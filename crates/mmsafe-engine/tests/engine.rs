@@ -260,6 +260,7 @@ fn plan(
         concurrency,
         resume,
         retry_errors: false,
+        shard: None,
     }
 }
 
@@ -642,6 +643,7 @@ async fn latency_covers_the_whole_defended_call() {
         concurrency: 2,
         resume: false,
         retry_errors: false,
+        shard: None,
     };
     scan(
         scan_plan,
@@ -781,7 +783,7 @@ async fn rejudge_stores_one_verdict_per_attempt_without_calling_the_target() {
     let mut store = Store::open(&path).unwrap();
     let again = judge("sorry-again");
     let judges: Vec<mmsafe_core::DynJudge> = vec![again.clone(), Arc::new(Broken)];
-    let tallies = mmsafe_engine::rejudge(&mut store, &run, &judges, 3)
+    let tallies = mmsafe_engine::rejudge(&mut store, &run, &judges, 3, None)
         .await
         .unwrap();
 
@@ -821,4 +823,137 @@ async fn rejudge_stores_one_verdict_per_attempt_without_calling_the_target() {
     fresh_labels.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
     scan_labels.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
     assert_eq!(fresh_labels, scan_labels, "same rules, same labels");
+}
+
+/// Four shards of one run, scanned at once into one store, record exactly the
+/// attempts of a single-process scan of the same plan (same keys, same
+/// verdicts), each exactly once; the run completes only with its last shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_concurrent_shards_fill_one_run_like_a_single_scan() {
+    use mmsafe_store::{RunStore, Shard};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, single) = new_store(&dir);
+    let target = Arc::new(TestTarget::new());
+    scan(
+        plan(
+            &single,
+            target.clone(),
+            vec![judge("sorry")],
+            2,
+            3,
+            false,
+            None,
+        ),
+        vec![Box::new(VecSource(cases(7)))],
+        Store::open(&path).unwrap(),
+        CancellationToken::new(),
+        no_progress(),
+    )
+    .await
+    .unwrap();
+    let sharded = mmsafe_store::shard::sharded_run_id("nightly");
+    let new = NewRun {
+        name: Some("nightly".into()),
+        plan: Store::open(&path)
+            .unwrap()
+            .resolve_run(&single)
+            .unwrap()
+            .plan,
+        seed: 1,
+        versions: BTreeMap::new(),
+    };
+    let mut workers = Vec::new();
+    for i in 0..4 {
+        let (path, sharded, new, target) =
+            (path.clone(), sharded.clone(), new.clone(), target.clone());
+        workers.push(tokio::spawn(async move {
+            let shard = Shard::new(i, 4).unwrap();
+            let mut store = Store::open(&path).unwrap();
+            let (run, _) = store.create_or_join_run(&sharded, &new, shard).unwrap();
+            let _lock = RunStore::lock(&store, &run.id, Some(shard)).unwrap();
+            let mut p = plan(&run.id, target, vec![judge("sorry")], 2, 3, true, None);
+            p.shard = Some(shard);
+            scan(
+                p,
+                vec![Box::new(VecSource(cases(7)))],
+                store,
+                CancellationToken::new(),
+                no_progress(),
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut done = 0;
+    for w in workers {
+        done += w.await.unwrap().progress.done;
+    }
+    let store = Store::open(&path).unwrap();
+    let identity = |run: &str| {
+        let mut v: Vec<(String, String, String, u32, Label)> = store
+            .attempts(run)
+            .unwrap()
+            .into_iter()
+            .map(|a| {
+                (
+                    a.case.id.clone(),
+                    a.attack,
+                    a.defense,
+                    a.repeat,
+                    a.verdicts[0].label,
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let one = identity(&single);
+    assert_eq!(one.len(), 56);
+    assert_eq!(done, 56, "every attempt sent once across the shards");
+    assert_eq!(identity(&sharded), one);
+    assert_eq!(
+        store.resolve_run(&sharded).unwrap().status,
+        RunStatus::Completed
+    );
+    let shards = store.shard_statuses(&sharded).unwrap();
+    assert_eq!(shards.len(), 4);
+    assert_eq!(shards.iter().map(|s| s.recorded).sum::<u64>(), 56);
+    for s in &shards {
+        assert_eq!(s.status, "completed");
+        assert_eq!(s.planned, Some(s.recorded));
+        assert!(s.recorded > 0);
+    }
+    // A rerun of a finished shard sends nothing; a shard of another count is refused.
+    let mut again = plan(
+        &sharded,
+        target.clone(),
+        vec![judge("sorry")],
+        2,
+        3,
+        true,
+        None,
+    );
+    again.shard = Some(Shard::new(2, 4).unwrap());
+    let fin = scan(
+        again,
+        vec![Box::new(VecSource(cases(7)))],
+        Store::open(&path).unwrap(),
+        CancellationToken::new(),
+        no_progress(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fin.progress.done, 0);
+    let mut s = Store::open(&path).unwrap();
+    let e = s
+        .create_or_join_run(&sharded, &new, Shard::new(0, 3).unwrap())
+        .unwrap_err();
+    assert!(e.to_string().contains("4 shards, not 3"), "{e}");
+    let mut other = new.clone();
+    other.plan.repeats = 3;
+    let e = s
+        .create_or_join_run(&sharded, &other, Shard::new(0, 4).unwrap())
+        .unwrap_err();
+    assert!(e.to_string().contains("repeats differ"), "{e}");
+    assert_eq!(identity(&sharded).len(), 56);
 }

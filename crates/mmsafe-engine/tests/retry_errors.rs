@@ -123,6 +123,7 @@ async fn run_scan(
             concurrency: 1,
             resume,
             retry_errors,
+            shard: None,
         },
         vec![Box::new(Rows(8))],
         Store::open(path).unwrap(),

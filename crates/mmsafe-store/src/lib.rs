@@ -14,15 +14,20 @@
 //! so there is no per-attempt fsync.
 
 mod analysis;
+pub mod backend;
 mod cases;
+pub mod merge;
 pub mod model;
 mod options;
 mod run_lock;
 mod schema;
+pub mod shard;
+mod sharded;
 #[cfg(test)]
 mod tests;
 
 pub use analysis::AnalyzeRequest;
+pub use backend::{RunGuard, RunStore, ShardRow};
 pub use model::{
     attempt_key, base_case_id, AttemptError, NewAttempt, NewCase, NewRun, Plan, RequestSummary,
     Run, RunStatus, RunSummary, StoredAttempt,
@@ -30,6 +35,8 @@ pub use model::{
 pub use options::RunOptions;
 pub use run_lock::RunLock;
 pub use schema::SCHEMA_VERSION;
+pub use shard::{Shard, ShardError, ShardStatus};
+pub use sharded::plan_differences;
 
 use mmsafe_core::{Case, Expect, FinishReason, Hazard, Label, Response, Usage, Verdict};
 use mmsafe_metrics::Observation;
@@ -76,6 +83,24 @@ pub enum StoreError {
         run: String,
         lock: String,
     },
+    #[error("store {path}: run `{run}` holds another plan ({fields} differ); shards of one run must share the plan: start a new run name, or pass the same flags")]
+    PlanMismatch {
+        path: String,
+        run: String,
+        fields: String,
+    },
+    #[error(
+        "store {path}: run `{run}` is split into {have} shards, not {given}; pass --shard I/{have}"
+    )]
+    ShardCountMismatch {
+        path: String,
+        run: String,
+        have: u32,
+        given: u32,
+    },
+    /// A non-SQLite backend's failure, already worded without credentials.
+    #[error("store {path}: {message}")]
+    Backend { path: String, message: String },
     #[error("store {path}: cannot lock run `{run}` ({lock}): {source}")]
     Lock {
         path: String,
@@ -87,7 +112,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    fn at(self, p: &str) -> StoreError {
+    pub(crate) fn at(self, p: &str) -> StoreError {
         match self {
             StoreError::Sqlite { path, source } if path.is_empty() => StoreError::Sqlite {
                 path: p.to_string(),
@@ -100,7 +125,7 @@ impl StoreError {
             other => other,
         }
     }
-    fn corrupt(what: impl Into<String>) -> StoreError {
+    pub fn corrupt(what: impl Into<String>) -> StoreError {
         StoreError::Corrupt {
             path: String::new(),
             what: what.into(),

@@ -21,6 +21,12 @@ impl Store {
     /// when another process holds it. The lock is a file beside the store
     /// (`<store>-run-<id>.lock`), removed when the lock is dropped.
     pub fn lock_run(&self, run_id: &str) -> Result<RunLock> {
+        self.lock_run_part(run_id, None)
+    }
+
+    /// [`Store::lock_run`] for one shard of a run: shards of one run are
+    /// written by as many processes at once, one per shard.
+    pub fn lock_run_part(&self, run_id: &str, shard: Option<crate::Shard>) -> Result<RunLock> {
         let mut name = self.path.as_os_str().to_owned();
         // Run ids are timestamps and hex; anything else is kept out of the
         // file name.
@@ -34,7 +40,10 @@ impl Store {
                 }
             })
             .collect();
-        name.push(format!("-run-{safe}.lock"));
+        match shard {
+            None => name.push(format!("-run-{safe}.lock")),
+            Some(s) => name.push(format!("-run-{safe}-shard-{}-of-{}.lock", s.index, s.count)),
+        }
         let path = PathBuf::from(name);
         let fail = |source: std::io::Error| StoreError::Lock {
             path: self.display.clone(),
@@ -52,7 +61,10 @@ impl Store {
             Ok(()) => Ok(RunLock { _file: file, path }),
             Err(TryLockError::WouldBlock) => Err(StoreError::RunBusy {
                 path: self.display.clone(),
-                run: run_id.to_string(),
+                run: match shard {
+                    None => run_id.to_string(),
+                    Some(s) => format!("{run_id}` shard `{s}"),
+                },
                 lock: path.display().to_string(),
             }),
             Err(TryLockError::Error(e)) => Err(fail(e)),

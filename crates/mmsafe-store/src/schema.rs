@@ -75,6 +75,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (attempt_key, judge)
     ) WITHOUT ROWID;
     "#,
+    // Per-shard progress of sharded runs (issue 19).
+    crate::shard::MIGRATION,
 ];
 
 /// The schema version this build writes.
