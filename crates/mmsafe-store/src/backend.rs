@@ -228,3 +228,59 @@ impl<S: RunStore + ?Sized> RunStore for Box<S> {
         (**self).lock(run_id, shard)
     }
 }
+
+/// Is this store location a PostgreSQL URL (`postgres://`, `postgresql://`)?
+pub fn is_postgres_url(s: &str) -> bool {
+    let l = s.trim_start().to_ascii_lowercase();
+    l.starts_with("postgres://") || l.starts_with("postgresql://")
+}
+
+/// A store URL as it may be shown: the user and password (`user:pass@`) and
+/// any `password=` query parameter replaced by `***`. Everything that names a
+/// store in messages, logs or the store itself goes through this.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    // The authority ends at the first '/', '?' or '#'; user info ends at its last '@'.
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rfind('@') {
+        Some(at) => format!("***@{}", &authority[at + 1..]),
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let q: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", q.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            redact_url("postgres://alice:s3cret@db.lab:5432/runs?sslmode=require"),
+            "postgres://***@db.lab:5432/runs?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgresql://h/db?user=a&password=s3cret"),
+            "postgresql://h/db?user=a&password=***"
+        );
+        assert_eq!(redact_url("postgres://p%40ss@h/db"), "postgres://***@h/db");
+        assert_eq!(redact_url("postgres://a:b@c@h/db"), "postgres://***@h/db");
+        assert!(is_postgres_url("PostgreSQL://h/db") && !is_postgres_url("runs.db"));
+    }
+}

@@ -33,17 +33,8 @@ pub(crate) fn put(
             known_images.insert(image.sha256().to_string());
         }
     }
-    let mut body = serde_json::to_value(case)
-        .map_err(|e| StoreError::corrupt(format!("case {}: {e}", case.id)))?;
-    for_each_image(&mut body, |img| {
-        img.remove("base64");
-        Ok(())
-    })?;
-    let pair_id = match case.metadata.get("pair_id") {
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
+    let body = encode_body(case)?;
+    let pair_id = pair_id(case);
     conn.prepare_cached(
         "INSERT OR IGNORE INTO cases (run_id, attack, case_id, base_case_id, hazard, expect, pair_id, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -56,25 +47,56 @@ pub(crate) fn put(
         case.hazard.slug(),
         case.expect.to_string(),
         pair_id,
-        body.to_string(),
+        body,
     ])?;
     Ok(())
 }
 
 /// Rebuild a case from its stored body, reading its images back by hash.
 pub(crate) fn decode(conn: &Connection, body: &str) -> Result<Case> {
+    let mut st = conn.prepare_cached("SELECT bytes FROM images WHERE sha256 = ?1")?;
+    decode_body(body, |sha| {
+        Ok(st.query_row([sha], |r| r.get(0)).optional()?)
+    })
+}
+
+/// A case as the store keeps it: JSON with every image's bytes left out (the
+/// images go to the content-addressed table, by sha256). Shared by every
+/// backend so a case reads back the same from any of them.
+pub fn encode_body(case: &Case) -> Result<String> {
+    let mut body = serde_json::to_value(case)
+        .map_err(|e| StoreError::corrupt(format!("case {}: {e}", case.id)))?;
+    for_each_image(&mut body, |img| {
+        img.remove("base64");
+        Ok(())
+    })?;
+    Ok(body.to_string())
+}
+
+/// The case's `pair_id` metadata as text (paired benign/harmful sets).
+pub fn pair_id(case: &Case) -> Option<String> {
+    match case.metadata.get("pair_id") {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Rebuild a case from [`encode_body`]'s text, `image` giving the bytes of
+/// an image by sha256 (`None`: missing, which is corruption).
+pub fn decode_body(
+    body: &str,
+    mut image: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+) -> Result<Case> {
     let mut v: serde_json::Value =
         serde_json::from_str(body).map_err(|e| StoreError::corrupt(format!("case body: {e}")))?;
-    let mut st = conn.prepare_cached("SELECT bytes FROM images WHERE sha256 = ?1")?;
     for_each_image(&mut v, |img| {
         let sha = img
             .get("sha256")
             .and_then(|s| s.as_str())
             .ok_or_else(|| StoreError::corrupt("case image without sha256"))?
             .to_string();
-        let bytes: Vec<u8> = st
-            .query_row([&sha], |r| r.get(0))
-            .optional()?
+        let bytes = image(&sha)?
             .ok_or_else(|| StoreError::corrupt(format!("image {sha} is referenced but missing")))?;
         img.insert(
             "base64".into(),

@@ -15,7 +15,7 @@
 
 mod analysis;
 pub mod backend;
-mod cases;
+pub mod cases;
 pub mod merge;
 pub mod model;
 mod options;
@@ -27,7 +27,7 @@ mod sharded;
 mod tests;
 
 pub use analysis::AnalyzeRequest;
-pub use backend::{RunGuard, RunStore, ShardRow};
+pub use backend::{is_postgres_url, redact_url, RunGuard, RunStore, ShardRow};
 pub use model::{
     attempt_key, base_case_id, AttemptError, NewAttempt, NewCase, NewRun, Plan, RequestSummary,
     Run, RunStatus, RunSummary, StoredAttempt,
@@ -842,7 +842,7 @@ fn insert_verdict(st: &mut rusqlite::CachedStatement<'_>, key: &str, v: &Verdict
     Ok(())
 }
 
-fn row_to_verdict(r: &rusqlite::Row<'_>) -> Result<Verdict> {
+pub(crate) fn row_to_verdict(r: &rusqlite::Row<'_>) -> Result<Verdict> {
     let label: String = r.get(1)?;
     let hazard: Option<String> = r.get(3)?;
     Ok(Verdict {
@@ -861,7 +861,7 @@ fn row_to_verdict(r: &rusqlite::Row<'_>) -> Result<Verdict> {
     })
 }
 
-fn parse_expect(s: &str) -> Result<Expect> {
+pub fn parse_expect(s: &str) -> Result<Expect> {
     match s {
         "refuse" => Ok(Expect::Refuse),
         "comply" => Ok(Expect::Comply),
