@@ -3,7 +3,7 @@
 //! bad value is the same usage error (exit 2, same message) everywhere.
 
 use crate::exit::usage;
-use mmsafe_store::RunOptions;
+use mmsafe_store::{RunOptions, RunStore};
 use mmsafe_target::{CacheMode, TargetOptions};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -12,11 +12,18 @@ use std::time::Duration;
 /// The run store every reading or writing subcommand opens.
 pub const DEFAULT_STORE: &str = "mmsafe.db";
 
-/// `--store FILE` (also `MMSAFE_STORE`).
+/// `--store FILE|URL` (also `MMSAFE_STORE`): an SQLite file, or a
+/// `postgres://` URL for one run written by many workers (docs/scale.md).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct StoreArg {
-    /// Run store (SQLite) [default: ./mmsafe.db].
-    #[arg(long, value_name = "FILE", env = "MMSAFE_STORE", global = true)]
+    /// Run store: an SQLite file, or postgres://USER@HOST/DB [default: ./mmsafe.db].
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "MMSAFE_STORE",
+        hide_env_values = true,
+        global = true
+    )]
     pub store: Option<PathBuf>,
 }
 
@@ -31,6 +38,43 @@ impl StoreArg {
         self.store
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE))
+    }
+
+    /// The PostgreSQL URL, when the store is one.
+    pub fn postgres_url(&self) -> Option<String> {
+        let s = self.store.as_ref()?.to_str()?;
+        mmsafe_store::is_postgres_url(s).then(|| s.trim().to_string())
+    }
+
+    /// The store as messages may name it: a path, or the URL without credentials.
+    pub fn describe(&self) -> String {
+        match self.postgres_url() {
+            Some(u) => mmsafe_store::redact_url(&u),
+            None => self.path().display().to_string(),
+        }
+    }
+
+    /// Open the store, creating an SQLite file that does not exist yet.
+    pub fn open(&self) -> anyhow::Result<Box<dyn RunStore>> {
+        match self.postgres_url() {
+            Some(u) => Ok(Box::new(mmsafe_store_pg::PgStore::connect(&u)?)),
+            None => Ok(Box::new(mmsafe_store::Store::open(self.path())?)),
+        }
+    }
+
+    /// Open a store that must already exist (reading commands never create
+    /// an SQLite file; a database is migrated like on any open).
+    pub fn open_existing(&self) -> anyhow::Result<Box<dyn RunStore>> {
+        if self.postgres_url().is_none() {
+            let path = self.path();
+            if !path.exists() {
+                anyhow::bail!(
+                    "no run store at {} (run `mmsafe scan` first, or pass --store FILE)",
+                    path.display()
+                );
+            }
+        }
+        self.open()
     }
 }
 

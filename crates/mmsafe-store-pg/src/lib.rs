@@ -113,7 +113,8 @@ const TX_RETRIES: usize = 8;
 
 /// An open PostgreSQL store.
 pub struct PgStore {
-    client: std::sync::Mutex<Client>,
+    /// Always `Some` until dropped (see `Drop`).
+    client: std::sync::Mutex<Option<Client>>,
     /// Kept to open lock connections; never shown.
     url: String,
     display: String,
@@ -178,7 +179,7 @@ impl PgStore {
                 Migrate::Store(e) => e,
             })?;
             Ok(PgStore {
-                client: std::sync::Mutex::new(client),
+                client: std::sync::Mutex::new(Some(client)),
                 url: url_owned,
                 display,
                 known_images: HashSet::new(),
@@ -196,8 +197,8 @@ impl PgStore {
         f: impl FnOnce(&mut Client, &mut HashSet<String>) -> Result<T, Failure> + Send,
     ) -> Result<T> {
         let client = match self.client.get_mut() {
-            Ok(c) => c,
-            Err(_) => return Err(corrupt("store connection poisoned by a panic")),
+            Ok(Some(c)) => c,
+            _ => return Err(corrupt("store connection poisoned by a panic")),
         };
         let known = &mut self.known_images;
         let r = off_runtime(move || f(client, known));
@@ -214,7 +215,9 @@ impl PgStore {
             .client
             .lock()
             .map_err(|_| corrupt("store connection poisoned by a panic"))?;
-        let client: &mut Client = &mut guard;
+        let client: &mut Client = guard
+            .as_mut()
+            .ok_or_else(|| corrupt("store connection closed"))?;
         let r = off_runtime(move || f(client));
         drop(guard);
         r.map_err(|e| match e {
@@ -547,9 +550,28 @@ fn set_status(
     Ok(())
 }
 
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Closing the client blocks on its runtime: never on an async worker.
+        if let Ok(c) = self.client.get_mut() {
+            if let Some(c) = c.take() {
+                off_runtime(move || drop(c));
+            }
+        }
+    }
+}
+
 /// A held advisory lock: its own connection, closed (and the lock with it) on drop.
 struct PgLock {
-    _client: Client,
+    client: Option<Client>,
+}
+
+impl Drop for PgLock {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            off_runtime(move || drop(c));
+        }
+    }
 }
 
 impl RunGuard for PgLock {}
@@ -1021,7 +1043,7 @@ impl RunStore for PgStore {
             Ok(got.then_some(c))
         });
         match r {
-            Ok(Some(c)) => Ok(Box::new(PgLock { _client: c })),
+            Ok(Some(c)) => Ok(Box::new(PgLock { client: Some(c) })),
             Ok(None) => Err(StoreError::RunBusy {
                 path: self.display.clone(),
                 run: match shard {

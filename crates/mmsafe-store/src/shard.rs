@@ -30,6 +30,10 @@ pub const MIGRATION: &str = r#"
     );
 "#;
 
+/// Seed of the shard hash ("SHARD" in ASCII); never changes, or stored
+/// shards would no longer find their attempts.
+const SHARD_SALT: u64 = 0x0053_4841_5244;
+
 /// One slice of a run: `index` in `0..count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Shard {
@@ -71,7 +75,7 @@ pub fn shard_of(attempt_key: &str, count: u32) -> u32 {
     if count <= 1 {
         return 0;
     }
-    (mmsafe_core::seed::derive(0x5348_4152_44, &[attempt_key]) % u64::from(count)) as u32
+    (mmsafe_core::seed::derive(SHARD_SALT, &[attempt_key]) % u64::from(count)) as u32
 }
 
 impl FromStr for Shard {
@@ -106,7 +110,7 @@ impl fmt::Display for Shard {
 /// the name, so workers on different machines (or writing different SQLite
 /// files) agree on it, and on every attempt key, without talking to each other.
 pub fn sharded_run_id(name: &str) -> String {
-    let a = mmsafe_core::seed::derive(0x5348_4152_44, &["run", name]);
+    let a = mmsafe_core::seed::derive(SHARD_SALT, &["run", name]);
     format!("sharded-{a:016x}")
 }
 
@@ -129,7 +133,8 @@ pub struct ShardStatus {
 }
 
 /// The status a sharded run takes from its shards: completed when every shard
-/// is, running while any runs, failed when any failed, else interrupted.
+/// is; failed when any failed; interrupted when any was stopped; otherwise
+/// running (shards still at work or not started yet).
 pub fn run_status_of(shards: &[(u32, String)], count: u32) -> crate::RunStatus {
     use crate::RunStatus as S;
     let done = (0..count).all(|i| {
@@ -137,14 +142,15 @@ pub fn run_status_of(shards: &[(u32, String)], count: u32) -> crate::RunStatus {
             .iter()
             .any(|(j, s)| *j == i && s == S::Completed.as_str())
     });
+    let any = |st: S| shards.iter().any(|(_, s)| s == st.as_str());
     if done {
         S::Completed
-    } else if shards.iter().any(|(_, s)| s == S::Running.as_str()) {
-        S::Running
-    } else if shards.iter().any(|(_, s)| s == S::Failed.as_str()) {
+    } else if any(S::Failed) {
         S::Failed
-    } else {
+    } else if any(S::Interrupted) {
         S::Interrupted
+    } else {
+        S::Running
     }
 }
 

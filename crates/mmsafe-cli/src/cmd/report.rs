@@ -1,8 +1,6 @@
 //! `mmsafe report RUN --format md|json|text|html [--html FILE]`: render a stored run.
 
-use crate::cmd::runs::{
-    incomplete_note, load_calibrations, open_existing_store, planned, summarize_run,
-};
+use crate::cmd::runs::{incomplete_note, load_calibrations, planned, summarize_run};
 use crate::exit::Outcome;
 use anyhow::Context as _;
 use std::path::PathBuf;
@@ -43,14 +41,15 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
-    let store = open_existing_store(&args.store.path())?;
+    let store = args.store.open_existing()?;
+    let store = store.as_ref();
     let run = store.resolve_run(&args.run)?;
     let judge = args
         .judge
         .as_deref()
         .or(run.plan.judges.first().map(String::as_str));
     let calibration = load_calibrations(&args.calibrations)?;
-    let summary = summarize_run(&store, &run.id, judge, &calibration)?;
+    let summary = summarize_run(store, &run.id, judge, &calibration)?;
     let recorded = store.count_attempts(&run.id)?;
     // A run that stopped early must not read like a finished one.
     let note = incomplete_note(&run, recorded);

@@ -1,10 +1,11 @@
-//! `mmsafe runs list|show|diff`: what the store holds.
+//! `mmsafe runs list|show|status|diff|merge|copy`: what the store holds, and
+//! moving runs between stores.
 
 use crate::exit::{outln, Outcome};
 use crate::flags::{JsonArg, StoreArg};
 use anyhow::{bail, Context as _};
 use mmsafe_metrics::{JudgeCalibration, Summary, SummaryOptions};
-use mmsafe_store::{Run, RunStatus, Store};
+use mmsafe_store::{Run, RunStatus, RunStore, Store};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,27 @@ enum Which {
         #[arg(long = "calibration", value_name = "FILE")]
         calibrations: Vec<PathBuf>,
     },
+    /// A run's progress, per shard for a sharded run (`scan --shard I/N`).
+    Status {
+        /// Run id, name, unique id prefix, or `latest`.
+        run: String,
+    },
+    /// Fold SQLite shard stores into one store (refuses runs whose plans differ).
+    Merge {
+        /// The store to write: an SQLite file (created if missing) or a postgres:// URL.
+        out: String,
+        /// The shard stores (SQLite files) to read.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
+    /// Copy one run from --store into another store (SQLite file or postgres:// URL).
+    Copy {
+        /// Run id, name, unique id prefix, or `latest`.
+        run: String,
+        /// The store to write into.
+        #[arg(long, value_name = "FILE|URL")]
+        to: String,
+    },
     /// Compare two runs on their shared attempts (McNemar test on attack success).
     Diff {
         /// The baseline run.
@@ -47,24 +69,40 @@ enum Which {
 }
 
 pub fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
-    let store = open_existing_store(&args.store.path())?;
     let json = args.out.json;
     match args.which {
-        Which::List => list(&store, json),
+        Which::Merge { out, shards } => return merge(&out, &shards, json),
+        Which::Copy { run, to } => return copy(&args.store, &run, &to, json),
+        _ => {}
+    }
+    let store = args.store.open_existing()?;
+    let store = store.as_ref();
+    match args.which {
+        Which::List => list(store, json),
         Which::Show {
             run,
             judge,
             calibrations,
         } => {
             let cal = load_calibrations(&calibrations)?;
-            show(&store, &run, judge.as_deref(), &cal, json)
+            show(store, &run, judge.as_deref(), &cal, json)
         }
-        Which::Diff { a, b, judge } => diff(&store, &a, &b, judge.as_deref(), json),
+        Which::Status { run } => status(store, &run, json),
+        Which::Diff { a, b, judge } => diff(store, &a, &b, judge.as_deref(), json),
+        Which::Merge { .. } | Which::Copy { .. } => unreachable!("handled above"),
     }
 }
 
 /// Open a store that must already exist (reading commands never create one).
+/// For the commands that read SQLite stores only; a postgres:// URL is named
+/// (without credentials) with the way around.
 pub(crate) fn open_existing_store(path: &Path) -> anyhow::Result<Store> {
+    if let Some(url) = path.to_str().filter(|s| mmsafe_store::is_postgres_url(s)) {
+        bail!(
+            "this command reads SQLite stores only, not {}; copy the run first: mmsafe runs copy RUN --store URL --to runs.db",
+            mmsafe_store::redact_url(url)
+        );
+    }
     if !path.exists() {
         bail!(
             "no run store at {} (run `mmsafe scan` first, or pass --store FILE)",
@@ -74,9 +112,110 @@ pub(crate) fn open_existing_store(path: &Path) -> anyhow::Result<Store> {
     Ok(Store::open(path)?)
 }
 
+fn open_location(loc: &str) -> anyhow::Result<Box<dyn RunStore>> {
+    crate::flags::StoreArg::at(loc).open()
+}
+
+fn merge(out: &str, shards: &[PathBuf], json: bool) -> anyhow::Result<Outcome> {
+    let mut inputs = Vec::new();
+    for p in shards {
+        if p.to_str().is_some_and(mmsafe_store::is_postgres_url) {
+            return crate::exit::usage(
+                "runs merge reads SQLite shard stores; for a run in PostgreSQL use `mmsafe runs copy`",
+            );
+        }
+        inputs.push(open_existing_store(p)?);
+    }
+    let mut to = open_location(out)?;
+    let refs: Vec<&dyn RunStore> = inputs.iter().map(|s| s as &dyn RunStore).collect();
+    let copied = mmsafe_store::merge::merge(to.as_mut(), &refs)?;
+    print_copied(&copied, &to.describe(), json)
+}
+
+fn copy(from: &crate::flags::StoreArg, run: &str, to: &str, json: bool) -> anyhow::Result<Outcome> {
+    let src = from.open_existing()?;
+    let mut dst = open_location(to)?;
+    let c = mmsafe_store::merge::copy_run(src.as_ref(), dst.as_mut(), run)?;
+    print_copied(&[c], &dst.describe(), json)
+}
+
+fn print_copied(
+    copied: &[mmsafe_store::merge::Copied],
+    to: &str,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(copied)?)?;
+        return Ok(Outcome::Ok);
+    }
+    for c in copied {
+        outln!(
+            "run {}: {} attempts read, {} new in {to}",
+            c.run,
+            c.read,
+            c.written
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn status(store: &dyn RunStore, q: &str, json: bool) -> anyhow::Result<Outcome> {
+    let run = displayable(store.resolve_run(q)?);
+    let recorded = store.count_attempts(&run.id)?;
+    let errors = store.count_errors(&run.id)?;
+    let shards = store.shard_statuses(&run.id)?;
+    if json {
+        let v = serde_json::json!({
+            "run": run.id,
+            "name": run.name,
+            "status": run.status,
+            "planned": planned(&run),
+            "recorded_attempts": recorded,
+            "errors": errors,
+            "shards": shards,
+        });
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(Outcome::Ok);
+    }
+    outln!("run       {}", run.id)?;
+    if let Some(n) = &run.name {
+        outln!("name      {n}")?;
+    }
+    outln!("status    {}", run.status)?;
+    match planned(&run) {
+        Some(p) => outln!("attempts  {recorded} recorded of {p} planned ({errors} errors)")?,
+        None => outln!("attempts  {recorded} recorded ({errors} errors)")?,
+    }
+    if shards.is_empty() {
+        outln!("shards    none (a single-process run)")?;
+        return Ok(Outcome::Ok);
+    }
+    outln!()?;
+    outln!(
+        "{:<7}  {:<11}  {:>8}  {:>7}  {:>6}  finished",
+        "shard",
+        "status",
+        "recorded",
+        "planned",
+        "errors"
+    )?;
+    for s in &shards {
+        outln!(
+            "{:<7}  {:<11}  {:>8}  {:>7}  {:>6}  {}",
+            format!("{}/{}", s.index, s.count),
+            s.status,
+            s.recorded,
+            s.planned.map_or("?".to_string(), |p| p.to_string()),
+            s.errors,
+            s.finished.as_deref().unwrap_or("-")
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
 /// The summary of one run under one judge (default: the run's first judge).
 pub(crate) fn summarize_run(
-    store: &Store,
+    store: &dyn RunStore,
     run_id: &str,
     judge: Option<&str>,
     calibration: &BTreeMap<String, JudgeCalibration>,
@@ -186,7 +325,7 @@ pub(crate) fn incomplete_note(run: &Run, recorded: u64) -> Option<String> {
     ))
 }
 
-fn list(store: &Store, json: bool) -> anyhow::Result<Outcome> {
+fn list(store: &dyn RunStore, json: bool) -> anyhow::Result<Outcome> {
     let mut runs = store.list_runs()?;
     for r in &mut runs {
         r.run.plan.target = mmsafe_target::redact_spec(&r.run.plan.target);
@@ -196,7 +335,7 @@ fn list(store: &Store, json: bool) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     if runs.is_empty() {
-        outln!("no runs in {}", store.path().display())?;
+        outln!("no runs in {}", store.describe())?;
         return Ok(Outcome::Ok);
     }
     let rows: Vec<[String; 7]> = runs
@@ -243,7 +382,7 @@ fn list(store: &Store, json: bool) -> anyhow::Result<Outcome> {
 }
 
 fn show(
-    store: &Store,
+    store: &dyn RunStore,
     q: &str,
     judge: Option<&str>,
     calibration: &BTreeMap<String, JudgeCalibration>,
@@ -313,7 +452,7 @@ fn show(
 }
 
 fn diff(
-    store: &Store,
+    store: &dyn RunStore,
     a: &str,
     b: &str,
     judge: Option<&str>,

@@ -1,7 +1,7 @@
 //! `mmsafe scan`: run suites × attacks × defenses × repeats against a target,
 //! judge every response, store everything, print the summary.
 
-use crate::cmd::runs::{load_calibrations, open_existing_store, summarize_run};
+use crate::cmd::runs::{load_calibrations, summarize_run};
 use crate::exit::{outln, usage, Outcome};
 use crate::flags::{JsonArg, StoreArg, TargetOpsArgs};
 use crate::wiring::suites::SuiteOptions;
@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mmsafe_core::Source;
 use mmsafe_engine::{CancellationToken, NamedAttack, NamedDefense, Plan, Progress, Scan};
 use mmsafe_metrics::Summary;
-use mmsafe_store::{NewRun, Run, RunOptions, Store};
+use mmsafe_store::{NewRun, Run, RunOptions, RunStore, Shard};
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -49,9 +49,14 @@ pub struct ScanArgs {
     pub repeats: Option<u32>,
     #[command(flatten)]
     pub store: StoreArg,
-    /// Name for the run (usable wherever a run id is).
+    /// Name for the run (usable wherever a run id is). With --shard, every
+    /// shard passes the same name and they fill one run.
     #[arg(long, value_name = "NAME")]
     pub run_name: Option<String>,
+    /// Run the I-th of N disjoint slices of the plan (0-based, e.g. `0/4`):
+    /// N workers with the same --run-name fill one run (docs/scale.md).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
     #[command(flatten)]
     pub out: JsonArg,
     /// Print the plan (requests, estimated tokens) without calling the target.
@@ -133,6 +138,10 @@ impl ScanArgs {
     }
 }
 
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse::<Shard>().map_err(|e| e.to_string())
+}
+
 pub fn run(args: ScanArgs) -> anyhow::Result<Outcome> {
     let args = args.or_offline_defaults();
     let rt = runtime()?;
@@ -166,19 +175,34 @@ async fn run_async(args: ScanArgs) -> anyhow::Result<Outcome> {
     let progress_ui = ProgressUi::new();
     let cancel = CancellationToken::new();
     spawn_ctrl_c(cancel.clone(), progress_ui.bar.clone());
-    let store_path = args.store_path();
+    let store_desc = args.store.describe();
     let ended = execute(&args, cancel, progress_ui.callback()).await;
     progress_ui.bar.finish_and_clear();
     match ended? {
         Ended::DryRun => Ok(Outcome::Ok),
         Ended::Interrupted { run, recorded } => {
+            let shard = args
+                .shard
+                .map(|s| format!(" --shard {s}"))
+                .unwrap_or_default();
             eprintln!(
-                "interrupted: {recorded} attempts recorded in run {}; resume with: mmsafe scan --resume {} --store {}",
+                "interrupted: {recorded} attempts recorded in run {}; resume with: mmsafe scan --resume {}{shard} --store {store_desc}",
                 run.id,
                 run.id,
-                store_path.display()
             );
             Ok(Outcome::Interrupted)
+        }
+        Ended::Completed { run, .. } if args.shard.is_some() => {
+            // One shard's figures would read like the run's: the report job
+            // (or `mmsafe report RUN`) summarizes once every shard is in.
+            eprintln!(
+                "shard {} of run {} done; the run is {} (see `mmsafe runs status {} --store {store_desc}`)",
+                args.shard.map(|s| s.to_string()).unwrap_or_default(),
+                run.id,
+                run.status,
+                run.id
+            );
+            Ok(Outcome::Ok)
         }
         Ended::Completed {
             run,
@@ -196,7 +220,7 @@ async fn run_async(args: ScanArgs) -> anyhow::Result<Outcome> {
                     outln!("\nIn short: {line}.")?;
                 }
             }
-            eprintln!("run {} stored in {}", run.id, store_path.display());
+            eprintln!("run {} stored in {store_desc}", run.id);
             gate(&args.fail_above, &summary)
         }
     }
@@ -218,10 +242,26 @@ pub(crate) async fn execute(
             "--retry-errors retries the failed attempts of a stored run: use it with --resume RUN",
         );
     }
+    if args.shard.is_some() && args.resume.is_none() && args.run_name.is_none() {
+        return usage(
+            "--shard needs --run-name NAME (every shard of the run passes the same name), or --resume RUN",
+        );
+    }
+    if args.shard.is_some() && !args.fail_above.is_empty() {
+        return usage(
+            "--fail-above gates a whole run, not one shard: gate the report of the run once every shard is done",
+        );
+    }
     let calibration = load_calibrations(&args.calibrations)?;
     // Absolute, because a resume may change directory (below).
-    let store_path = std::path::absolute(args.store_path())
-        .with_context(|| format!("bad store path {}", args.store_path().display()))?;
+    let store_arg = match args.store.postgres_url() {
+        Some(_) => args.store.clone(),
+        None => crate::flags::StoreArg::at(
+            std::path::absolute(args.store_path())
+                .with_context(|| format!("bad store path {}", args.store_path().display()))?,
+        ),
+    };
+    let store_desc = store_arg.describe();
     // A run has one writer at a time: the lock is held until the scan ends,
     // because a second scan of the run would send every pending case again.
     let mut run_lock = None;
@@ -230,12 +270,15 @@ pub(crate) async fn execute(
     let mut store = None;
     let (resumed, mut plan, seed) = match &args.resume {
         Some(q) => {
-            let s = open_existing_store(&store_path)?;
+            let s = store_arg.open_existing()?;
             let run = s.resolve_run(q)?;
             check_resume_flags(args, &run)?;
+            if let Some(shard) = args.shard {
+                check_shard_count(s.as_ref(), &run, shard)?;
+            }
             if !args.dry_run {
-                run_lock = Some(s.lock_run(&run.id)?);
-                announce_resume(&s, &run, args.retry_errors)?;
+                run_lock = Some(s.lock(&run.id, args.shard)?);
+                announce_resume(s.as_ref(), &run, args.retry_errors)?;
             }
             enter_run_dir(&run)?;
             let (plan, seed) = (run.plan.clone(), run.seed);
@@ -341,22 +384,41 @@ pub(crate) async fn execute(
     tracing::debug!("judges built");
     let mut store = match store {
         Some(s) => s,
-        None => Store::open(&store_path)?,
+        None => store_arg.open()?,
     };
-    let run = match resumed {
-        Some(run) => run,
-        None => store.create_run(&NewRun {
-            name: args.run_name.clone(),
-            plan: plan.clone(),
-            seed,
-            versions: versions(target.info().model.as_str()),
-        })?,
+    let new_run = NewRun {
+        name: args.run_name.clone(),
+        plan: plan.clone(),
+        seed,
+        versions: versions(target.info().model.as_str()),
+    };
+    // A shard joins the run its name stands for (the first one to start
+    // creates it); joining skips what the run already recorded, so a
+    // resubmitted shard picks up where it stopped.
+    let mut joined = false;
+    let run = match (resumed, args.shard, &args.run_name) {
+        (Some(run), _, _) => run,
+        (None, Some(shard), Some(name)) => {
+            let id = mmsafe_store::shard::sharded_run_id(name);
+            let (run, existed) = store.create_or_join_run(&id, &new_run, shard)?;
+            joined = existed;
+            run
+        }
+        (None, _, _) => store.create_run(&new_run)?,
     };
     let _run_lock = match run_lock {
         Some(lock) => lock,
-        None => store.lock_run(&run.id)?,
+        None => store.lock(&run.id, args.shard)?,
     };
-    tracing::info!(run = %run.id, store = %store_path.display(), "scan started");
+    if joined {
+        let recorded = store.count_attempts(&run.id)?;
+        eprintln!(
+            "joining run {} as shard {}: {recorded} attempts of the run already recorded; this shard's are skipped",
+            run.id,
+            args.shard.map(|s| s.to_string()).unwrap_or_default()
+        );
+    }
+    tracing::info!(run = %run.id, store = %store_desc, "scan started");
     let scan = Scan {
         run_id: run.id.clone(),
         seed,
@@ -367,8 +429,9 @@ pub(crate) async fn execute(
         repeats: plan.repeats,
         max_tokens: plan.max_tokens,
         concurrency: opts.concurrency,
-        resume: args.resume.is_some(),
+        resume: args.resume.is_some() || joined,
         retry_errors: args.retry_errors,
+        shard: args.shard,
     };
     let (result, store) =
         mmsafe_engine::scan_keeping_store(scan, sources, store, cancel, on_progress).await;
@@ -380,25 +443,30 @@ pub(crate) async fn execute(
             let recorded = store
                 .and_then(|s| s.count_attempts(&run.id).ok())
                 .unwrap_or(0);
+            let shard = args
+                .shard
+                .map(|s| format!(" --shard {s}"))
+                .unwrap_or_default();
             eprintln!(
-                "note: run {} keeps its {recorded} recorded attempts; after fixing the cause, resume with: mmsafe scan --resume {} --store {}",
+                "note: run {} keeps its {recorded} recorded attempts; after fixing the cause, resume with: mmsafe scan --resume {}{shard} --store {store_desc}",
                 run.id,
                 run.id,
-                store_path.display()
             );
             return Err(anyhow::anyhow!("{e}"));
         }
     };
     let store = match store {
         Some(s) => s,
-        None => Store::open(&store_path)?,
+        None => store_arg.open()?,
     };
+    // The run as it stands now (a shard's end may have completed it).
+    let run = store.resolve_run(&run.id)?;
     if finished.cancelled {
         let recorded = store.count_attempts(&run.id)?;
         return Ok(Ended::Interrupted { run, recorded });
     }
     let summary = summarize_run(
-        &store,
+        store.as_ref(),
         &run.id,
         plan.judges.first().map(String::as_str),
         &calibration,
@@ -577,7 +645,7 @@ fn absolute_suite(spec: &str) -> String {
 
 /// What a resume is about to do, on stderr: how much is already recorded and,
 /// with `--retry-errors`, how many failed attempts will be sent again.
-fn announce_resume(store: &Store, run: &Run, retry_errors: bool) -> anyhow::Result<()> {
+fn announce_resume(store: &dyn RunStore, run: &Run, retry_errors: bool) -> anyhow::Result<()> {
     let recorded = store.count_attempts(&run.id)?;
     let errors = store.count_errors(&run.id)?;
     let plural = |n: u64| if n == 1 { "" } else { "s" };
@@ -597,6 +665,24 @@ fn announce_resume(store: &Store, run: &Run, retry_errors: bool) -> anyhow::Resu
         run.id,
         plural(recorded)
     );
+    Ok(())
+}
+
+/// `--resume RUN --shard I/N` must count shards the way the run's shards did.
+fn check_shard_count(store: &dyn RunStore, run: &Run, shard: Shard) -> anyhow::Result<()> {
+    if let Some(other) = store
+        .shard_rows(&run.id)?
+        .into_iter()
+        .find(|r| r.count != shard.count)
+    {
+        return Err(mmsafe_store::StoreError::ShardCountMismatch {
+            path: store.describe(),
+            run: run.id.clone(),
+            have: other.count,
+            given: shard.count,
+        }
+        .into());
+    }
     Ok(())
 }
 

@@ -27,6 +27,9 @@ pub struct JudgeArgs {
     /// Re-judge a stored run (id or name) without querying the target again.
     #[arg(long)]
     run: Option<String>,
+    /// With --run: judge only the I-th of N slices of the run (0-based, as `scan --shard`).
+    #[arg(long, value_name = "I/N", requires = "run", value_parser = parse_shard)]
+    shard: Option<mmsafe_store::Shard>,
     #[command(flatten)]
     store: StoreArg,
     /// Judge spec(s): `refusal`, `llm:<target>[:rubric=…]`, `llamaguard:<target>`, `classifier[:FILE]`, `vote:…`.
@@ -57,12 +60,17 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<Outcome> {
         Some(JudgeCommand::Train(a)) => train(a),
         None => match (&args.input, &args.run) {
             (Some(input), _) => judge_input(input, &args.judges, &args.ops),
-            (None, Some(run)) => rejudge(&args.store.path(), run, &args.judges, &args.ops),
+            (None, Some(run)) => rejudge(&args.store, run, &args.judges, &args.ops, args.shard),
             (None, None) => usage(
                 "nothing to judge: give `--run RUN`, `--input FILE`, or a subcommand (`mmsafe judge eval --help`)",
             ),
         },
     }
+}
+
+fn parse_shard(s: &str) -> Result<mmsafe_store::Shard, String> {
+    s.parse()
+        .map_err(|e: mmsafe_store::ShardError| e.to_string())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -306,10 +314,11 @@ mod tests {
         store.put_batch(&run.id, &cases, &attempts).unwrap();
         drop(store);
         rejudge(
-            &db,
+            &StoreArg::at(&db),
             "r1",
             &["refusal".to_string()],
             &TargetOpsArgs::default(),
+            None,
         )
         .unwrap();
         let store = Store::open(&db).unwrap();
@@ -333,10 +342,11 @@ mod tests {
         );
         // Re-judging again replaces, never duplicates.
         rejudge(
-            &db,
+            &StoreArg::at(&db),
             "r1",
             &["refusal".to_string()],
             &TargetOpsArgs::default(),
+            None,
         )
         .unwrap();
         let store = Store::open(&db).unwrap();
@@ -347,10 +357,11 @@ mod tests {
             .count()
             == 1));
         assert!(rejudge(
-            &dir.path().join("missing.db"),
+            &StoreArg::at(dir.path().join("missing.db")),
             "r1",
             &["refusal".to_string()],
-            &TargetOpsArgs::default()
+            &TargetOpsArgs::default(),
+            None,
         )
         .is_err());
     }

@@ -3,47 +3,55 @@
 
 use super::{runtime, JUDGE_CONCURRENCY};
 use crate::exit::Outcome;
-use crate::flags::TargetOpsArgs;
+use crate::flags::{StoreArg, TargetOpsArgs};
 use crate::wiring::judges::build_judge;
 use mmsafe_judge::{calibrate, labels};
+use mmsafe_store::{RunStore as _, Shard};
 use std::io::Write as _;
 use std::path::Path;
 
 /// `--run RUN`: judge every stored attempt again with each judge and store
 /// the verdicts (replacing earlier ones of the same judge name).
 pub(super) fn rejudge(
-    store_path: &Path,
+    store: &StoreArg,
     run: &str,
     specs: &[String],
     ops: &TargetOpsArgs,
+    shard: Option<Shard>,
 ) -> anyhow::Result<Outcome> {
     let opts = ops.target_options(JUDGE_CONCURRENCY);
-    anyhow::ensure!(
-        store_path.exists(),
-        "store {} does not exist",
-        store_path.display()
-    );
+    if store.postgres_url().is_none() {
+        let store_path = store.path();
+        anyhow::ensure!(
+            store_path.exists(),
+            "store {} does not exist",
+            store_path.display()
+        );
+    }
     // Every spec is built before anything is judged or written.
     let judges = specs
         .iter()
         .map(|spec| build_judge(spec, &opts))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut store = mmsafe_store::Store::open(store_path)?;
+    let mut store = store.open_existing()?;
     let run = store.resolve_run(run)?;
-    // A run a scan is still writing would be judged only in part.
-    let _run_lock = store.lock_run(&run.id)?;
+    // A run (or shard) a scan is still writing would be judged only in part.
+    let _run_lock = store.lock(&run.id, shard)?;
     let tallies = runtime()?.block_on(mmsafe_engine::rejudge(
-        &mut store,
+        store.as_mut(),
         &run.id,
         &judges,
         opts.concurrency,
+        shard,
     ))?;
     let mut out = std::io::stdout().lock();
     for t in &tallies {
         writeln!(
             out,
-            "run {}: judge `{}` stored {} verdicts (complied {}, refused {}, undecided {}, error {})",
-            run.id, t.judge, t.stored, t.complied, t.refused, t.undecided, t.errors
+            "run {}{}: judge `{}` stored {} verdicts (complied {}, refused {}, undecided {}, error {})",
+            run.id,
+            shard.map(|s| format!(" shard {s}")).unwrap_or_default(),
+            t.judge, t.stored, t.complied, t.refused, t.undecided, t.errors
         )?;
     }
     fail_on_judge_errors(tallies.iter().filter_map(|t| t.failure()).collect())
