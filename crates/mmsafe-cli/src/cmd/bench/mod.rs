@@ -5,6 +5,7 @@ mod attack;
 mod guard;
 mod local;
 mod scan;
+mod scan_shards;
 
 use crate::exit::Outcome;
 

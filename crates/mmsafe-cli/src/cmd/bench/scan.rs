@@ -32,9 +32,43 @@ pub struct Args {
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
+    /// Scaling of a sharded scan instead: 1, 2, 4 … N shard processes, each
+    /// with its own server taking --concurrency requests at once (defaults
+    /// for this mode: -n 400, -c 8).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    shards: Option<u32>,
+    /// With --shards: fill the run in this PostgreSQL database and measure its
+    /// write cost next to SQLite's (also MMSAFE_BENCH_POSTGRES).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "MMSAFE_BENCH_POSTGRES",
+        hide_env_values = true
+    )]
+    postgres: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    if let Some(shards) = args.shards {
+        let given =
+            |id: &str| std::env::args().any(|a| a == id || a.starts_with(&format!("{id}=")));
+        return super::scan_shards::run(super::scan_shards::ShardBench {
+            shards,
+            requests: if given("-n") || given("--requests") {
+                args.requests.get()
+            } else {
+                400
+            },
+            concurrency: if given("-c") || given("--concurrency") {
+                args.concurrency.get()
+            } else {
+                8
+            },
+            latency_ms: args.latency_ms,
+            postgres: args.postgres.as_deref(),
+            json: args.json,
+        });
+    }
     let server = ServerThread::start(Duration::from_millis(args.latency_ms))?;
     let dir = tempfile_dir()?;
     let csv = dir.join("bench-suite.csv");
@@ -139,14 +173,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+pub(super) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("mmsafe-bench-scan-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }
 
 /// A SafeBench-format suite with `n` harmless rows.
-fn write_suite(path: &std::path::Path, n: usize) -> anyhow::Result<()> {
+pub(super) fn write_suite(path: &std::path::Path, n: usize) -> anyhow::Result<()> {
     let mut body = String::with_capacity(n * 120);
     body.push_str("dataset,category_id,task_id,category_name,question,instruction\n");
     for i in 0..n {
@@ -158,8 +192,8 @@ fn write_suite(path: &std::path::Path, n: usize) -> anyhow::Result<()> {
 }
 
 /// The mock server on a dedicated thread with a single-threaded runtime.
-struct ServerThread {
-    target_spec: String,
+pub(super) struct ServerThread {
+    pub(super) target_spec: String,
     /// `/proc/self/task/<tid>/stat` of the server thread.
     stat_path: String,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -167,7 +201,7 @@ struct ServerThread {
 }
 
 impl ServerThread {
-    fn start(latency: Duration) -> anyhow::Result<ServerThread> {
+    pub(super) fn start(latency: Duration) -> anyhow::Result<ServerThread> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<(String, String)>>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = std::thread::Builder::new()
@@ -225,7 +259,7 @@ impl ServerThread {
         Some((utime + stime) / 100.0)
     }
 
-    fn stop(self) {
+    pub(super) fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.handle.join();
     }
