@@ -118,7 +118,31 @@ pub struct PgStore {
     /// Kept to open lock connections; never shown.
     url: String,
     display: String,
-    known_images: HashSet<String>,
+    cache: Cache,
+}
+
+/// What a connection remembers between batches: images known to be stored,
+/// and prepared statements (one round trip each, saved on every batch after
+/// the first; statements outlive the transactions they were prepared in).
+#[derive(Default)]
+struct Cache {
+    images: HashSet<String>,
+    statements: HashMap<&'static str, postgres::Statement>,
+}
+
+impl Cache {
+    fn prepare(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        sql: &'static str,
+    ) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(st) = self.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = tx.prepare(sql)?;
+        self.statements.insert(sql, st.clone());
+        Ok(st)
+    }
 }
 
 /// Run `f` where the synchronous client may block: on a scoped thread when
@@ -182,7 +206,7 @@ impl PgStore {
                 client: std::sync::Mutex::new(Some(client)),
                 url: url_owned,
                 display,
-                known_images: HashSet::new(),
+                cache: Cache::default(),
             })
         })
     }
@@ -194,13 +218,13 @@ impl PgStore {
     /// Run `f` with the client, off the async runtime, errors named by this store.
     fn with<T: Send>(
         &mut self,
-        f: impl FnOnce(&mut Client, &mut HashSet<String>) -> Result<T, Failure> + Send,
+        f: impl FnOnce(&mut Client, &mut Cache) -> Result<T, Failure> + Send,
     ) -> Result<T> {
         let client = match self.client.get_mut() {
             Ok(Some(c)) => c,
             _ => return Err(corrupt("store connection poisoned by a panic")),
         };
-        let known = &mut self.known_images;
+        let known = &mut self.cache;
         let r = off_runtime(move || f(client, known));
         r.map_err(|e| match e {
             Failure::Pg(e) => pg_err(&self.display, &self.url, e),
@@ -244,7 +268,7 @@ impl PgStore {
                     Err(Failure::Pg(e)) if retryable(&e) && tries < TX_RETRIES => {
                         tries += 1;
                         // Images noted in the rolled-back transaction are not there.
-                        known.clear();
+                        known.images.clear();
                         std::thread::sleep(std::time::Duration::from_millis(10 << tries.min(6)));
                     }
                     Err(e) => return Err(e),
@@ -349,29 +373,31 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String> {
 
 fn write_batch(
     tx: &mut Transaction<'_>,
-    known: &mut HashSet<String>,
+    known: &mut Cache,
     run_id: &str,
     cases: &[NewCase],
     attempts: &[NewAttempt],
     replace_errors: bool,
 ) -> Result<usize, Failure> {
-    let img = tx.prepare(
+    let img = known.prepare(
+        tx,
         "INSERT INTO images (sha256, media_type, bytes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )?;
-    let case_st = tx.prepare(
+    let case_st = known.prepare(
+        tx,
         "INSERT INTO cases (run_id, attack, case_id, base_case_id, hazard, expect, pair_id, body)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING",
     )?;
     for c in cases {
         for image in c.case.images() {
-            if known.contains(image.sha256()) {
+            if known.images.contains(image.sha256()) {
                 continue;
             }
             tx.execute(
                 &img,
                 &[&image.sha256(), &image.media_type(), &image.bytes()],
             )?;
-            known.insert(image.sha256().to_string());
+            known.images.insert(image.sha256().to_string());
         }
         let body = cases::encode_body(&c.case)?;
         tx.execute(
@@ -388,7 +414,8 @@ fn write_batch(
             ],
         )?;
     }
-    let ins = tx.prepare(
+    let ins = known.prepare(
+        tx,
         "INSERT INTO attempts (key, run_id, case_id, attack, defense, repeat, request,
            response_text, finish_reason, model, latency_ms, prompt_tokens, completion_tokens,
            error_kind, error_message, retries, cached, guard_events, guard_ms,
@@ -397,7 +424,8 @@ fn write_batch(
                  COALESCE($22, nextval('attempts_seq')))
          ON CONFLICT (key) DO NOTHING",
     )?;
-    let ver = tx.prepare(
+    let ver = known.prepare(
+        tx,
         "INSERT INTO verdicts (attempt_key, judge, label, score, hazard, rationale)
          VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING",
     )?;
