@@ -324,6 +324,28 @@ async fn bad_shard_input_is_refused_with_nothing_written() {
     assert_eq!(st.shard_rows(&r.id).unwrap().len(), 1);
     assert_eq!(r.status, RunStatus::Running, "shard 1/2 never ran");
 
+    // --resume works per shard: the other half of the run, from the stored plan.
+    let resume = |shard: &str| {
+        vec![
+            "scan".to_string(),
+            "--resume".into(),
+            "n".into(),
+            "--shard".into(),
+            shard.into(),
+            "--store".into(),
+            store.clone(),
+        ]
+    };
+    let out = run(resume("1/3")).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2 shards, not 3"), "{}", stderr(&out));
+    let out = run(resume("1/2")).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let st = Store::open(&store).unwrap();
+    assert_eq!(st.resolve_run("n").unwrap().status, RunStatus::Completed);
+    assert_eq!(st.count_attempts(&r.id).unwrap(), 30);
+    assert_eq!(server.request_count(), 30);
+
     // An unreachable PostgreSQL: exit 1, the password nowhere.
     let out = run(plan.args(
         "postgres://mmsafe:topsecretpw@127.0.0.1:1/mmsafe",
@@ -335,7 +357,7 @@ async fn bad_shard_input_is_refused_with_nothing_written() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!stderr(&out).contains("topsecretpw"), "{}", stderr(&out));
     assert!(stderr(&out).contains("127.0.0.1:1"), "{}", stderr(&out));
-    assert_eq!(server.request_count(), before);
+    assert_eq!(server.request_count(), 30);
 }
 
 /// A shard killed mid-run (what `scancel` does) and started again completes the

@@ -168,6 +168,12 @@ pub(crate) enum Ended {
         run: Run,
         recorded: u64,
     },
+    /// One shard of a sharded run finished (`--shard`): the run's figures
+    /// wait for the report of the whole run.
+    ShardDone {
+        run: Run,
+        shard: Shard,
+    },
     DryRun,
 }
 
@@ -192,15 +198,12 @@ async fn run_async(args: ScanArgs) -> anyhow::Result<Outcome> {
             );
             Ok(Outcome::Interrupted)
         }
-        Ended::Completed { run, .. } if args.shard.is_some() => {
+        Ended::ShardDone { run, shard } => {
             // One shard's figures would read like the run's: the report job
             // (or `mmsafe report RUN`) summarizes once every shard is in.
             eprintln!(
-                "shard {} of run {} done; the run is {} (see `mmsafe runs status {} --store {store_desc}`)",
-                args.shard.map(|s| s.to_string()).unwrap_or_default(),
-                run.id,
-                run.status,
-                run.id
+                "shard {shard} of run {} done; the run is {} (see `mmsafe runs status {} --store {store_desc}`)",
+                run.id, run.status, run.id
             );
             Ok(Outcome::Ok)
         }
@@ -464,6 +467,9 @@ pub(crate) async fn execute(
     if finished.cancelled {
         let recorded = store.count_attempts(&run.id)?;
         return Ok(Ended::Interrupted { run, recorded });
+    }
+    if let Some(shard) = args.shard {
+        return Ok(Ended::ShardDone { run, shard });
     }
     let summary = summarize_run(
         store.as_ref(),
