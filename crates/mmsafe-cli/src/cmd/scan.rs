@@ -811,15 +811,33 @@ pub(crate) fn gate(gates: &[String], s: &Summary) -> anyhow::Result<Outcome> {
 /// half-written); a second Ctrl-C exits at once.
 fn spawn_ctrl_c(cancel: CancellationToken, bar: ProgressBar) {
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
+        if !stop_signal().await {
             return;
         }
         bar.suspend(|| eprintln!("stopping… (Ctrl-C again to quit immediately)"));
         cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if stop_signal().await {
             std::process::exit(i32::from(crate::exit::INTERRUPTED));
         }
     });
+}
+
+/// Ctrl-C, or SIGTERM: what Slurm's `scancel` and a Kubernetes pod deletion
+/// send first (the kill follows after a grace period), so a stopped shard is
+/// recorded as `interrupted` rather than left `running`. False when no
+/// signal can be listened for.
+async fn stop_signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                r = term.recv() => r.is_some(),
+            };
+        }
+    }
+    tokio::signal::ctrl_c().await.is_ok()
 }
 
 /// The progress bar on stderr; hidden when stderr is not a terminal.
