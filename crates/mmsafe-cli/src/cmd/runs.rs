@@ -64,7 +64,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Open a store that must already exist (reading commands never create one).
-pub(crate) fn open_existing_store(path: &Path) -> anyhow::Result<Store> {
+pub fn open_existing_store(path: &Path) -> anyhow::Result<Store> {
     if !path.exists() {
         bail!(
             "no run store at {} (run `mmsafe scan` first, or pass --store FILE)",
@@ -75,7 +75,7 @@ pub(crate) fn open_existing_store(path: &Path) -> anyhow::Result<Store> {
 }
 
 /// The summary of one run under one judge (default: the run's first judge).
-pub(crate) fn summarize_run(
+pub fn summarize_run(
     store: &Store,
     run_id: &str,
     judge: Option<&str>,
@@ -109,9 +109,7 @@ pub(crate) fn summarize_run(
 }
 
 /// Calibration files (`mmsafe judge eval --save-calibration`), by judge name.
-pub(crate) fn load_calibrations(
-    paths: &[PathBuf],
-) -> anyhow::Result<BTreeMap<String, JudgeCalibration>> {
+pub fn load_calibrations(paths: &[PathBuf]) -> anyhow::Result<BTreeMap<String, JudgeCalibration>> {
     let mut out = BTreeMap::new();
     for p in paths {
         let text = std::fs::read_to_string(p)

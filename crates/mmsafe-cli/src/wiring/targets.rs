@@ -10,12 +10,25 @@ pub use mmsafe_target::TargetOptions;
 /// Every scheme `build_target` accepts, for error messages.
 fn valid_schemes() -> String {
     let mut all: Vec<&str> = mmsafe_target::HTTP_SCHEMES.to_vec();
-    all.push("local");
+    all.extend(["local", mmsafe_target::inproc::SCHEME]);
     all.join(", ")
 }
 
 pub fn build_target(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynTarget> {
     let scheme = spec.split_once(':').map_or(spec, |(s, _)| s);
+    // An in-process model (a Python callable) is not a pure function of the
+    // request the way a greedy HTTP model is assumed to be, and its name is
+    // reused across sessions for another model: never cache its answers.
+    let uncached;
+    let opts = if scheme == mmsafe_target::inproc::SCHEME {
+        uncached = TargetOptions {
+            cache: mmsafe_target::CacheMode::Off,
+            ..opts.clone()
+        };
+        &uncached
+    } else {
+        opts
+    };
     let inner: DynTarget = match scheme {
         s if mmsafe_target::HTTP_SCHEMES.contains(&s) => {
             mmsafe_target::build_http_target(spec, opts)?
@@ -24,6 +37,7 @@ pub fn build_target(spec: &str, opts: &TargetOptions) -> anyhow::Result<DynTarge
             crate::wiring::models::ensure(&crate::wiring::models::for_local_target())?;
             mmsafe_local::target::build_target(spec, opts.threads)?
         }
+        s if s == mmsafe_target::inproc::SCHEME => mmsafe_target::build_inproc_target(spec)?,
         _ => anyhow::bail!(
             "unknown target scheme `{scheme}` in `{}`; valid schemes: {}",
             mmsafe_target::redact_spec(spec),
