@@ -106,7 +106,7 @@ pub fn code(result: anyhow::Result<Outcome>) -> u8 {
 /// `error: …` then each cause not already quoted by the line before it
 /// (many errors repeat their source in their own message, e.g. `store x.db:
 /// file is not a database`), with URL credentials redacted.
-fn error_lines(err: &anyhow::Error) -> Vec<String> {
+pub fn error_lines(err: &anyhow::Error) -> Vec<String> {
     let mut shown = err.to_string();
     let mut lines = vec![format!("error: {}", redact_urls(&shown))];
     for cause in err.chain().skip(1) {
