@@ -191,7 +191,8 @@ def _target_name(fn: Any) -> str:
     qualified name, so resuming with the same function finds the run's
     target again."""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("_.-")
+    name = str(name).replace("<locals>.", "")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.-")
     return name or "python"
 
 

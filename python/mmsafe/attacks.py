@@ -41,7 +41,7 @@ def apply(name: str, text: str, seed: int = 0, **params: Any) -> List[Dict[str, 
     cases it makes (most attacks make one).
 
     ``params`` become the spec's ``key=value`` parameters
-    (``apply("figstep", t, font_size=60)`` is ``figstep:font_size=60``).
+    (``apply("figstep", t, size=60)`` is ``figstep:size=60``).
 
     Each case is a dict: ``id``, ``prompt`` (its text), ``messages`` (image
     parts reference ``images`` by ``index``), ``images`` (a list of
@@ -59,7 +59,7 @@ def apply(name: str, text: str, seed: int = 0, **params: Any) -> List[Dict[str, 
         if "+" in name:
             raise ValueError(
                 "apply(): keyword parameters apply to one attack; for a chain write them in the spec "
-                "(`template:roleplay+figstep:font_size=60`)"
+                "(`template:roleplay+figstep:size=60`)"
             )
         kv = ",".join(f"{k}={_param_value(k, v)}" for k, v in params.items())
         name = f"{name}:{kv}"

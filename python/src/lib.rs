@@ -17,6 +17,7 @@
 //!   `MmsafeError`.
 
 mod target;
+mod testing;
 
 use anyhow::Context as _;
 use mmsafe_cli::cmd::scan::{Ended, ScanArgs};
@@ -56,7 +57,7 @@ fn is_spec_error(e: &anyhow::Error) -> bool {
                 .is_some_and(|t| t.kind == mmsafe_core::TargetErrorKind::Config)
             || {
                 let s = c.to_string();
-                s.contains("unknown ") || s.contains("did you mean")
+                s.contains("unknown ") || s.contains("did you mean") || s.contains("not a preset")
             }
     })
 }
@@ -546,5 +547,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(attack_apply, m)?)?;
     m.add_function(wrap_pyfunction!(guard_check, m)?)?;
     m.add_function(wrap_pyfunction!(judge, m)?)?;
+    m.add_class::<testing::MockServer>()?;
     Ok(())
 }
