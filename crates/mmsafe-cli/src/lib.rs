@@ -108,3 +108,19 @@ pub fn init_logging(filter: &str) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn run_cli_returns_the_exit_code_instead_of_exiting() {
+        assert_eq!(super::run_cli(["mmsafe", "--version"]), 0);
+        assert_eq!(
+            super::run_cli(["mmsafe", "scan", "--concurrency", "0"]),
+            super::exit::USAGE
+        );
+        assert_eq!(
+            super::run_cli(["mmsafe", "no-such-command"]),
+            super::exit::USAGE
+        );
+    }
+}

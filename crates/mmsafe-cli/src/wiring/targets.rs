@@ -79,6 +79,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn inproc_specs_reach_the_registered_target_through_uncached_layers() {
+        let server = MockServer::start(MockConfig::default()).await.unwrap();
+        let raw =
+            mmsafe_target::build_http_target(&server.target_spec(), &TargetOptions::default())
+                .unwrap();
+        let reg = mmsafe_target::inproc::register("wiring-test", raw).unwrap();
+        let opts = TargetOptions {
+            cache: mmsafe_target::CacheMode::Memory,
+            ..TargetOptions::default()
+        };
+        let t = build_target(&reg.spec(), &opts).unwrap();
+        let req = Request::new(vec![Message::user_text("ping")]);
+        assert_eq!(t.call(req.clone()).await.unwrap().text, "ping");
+        // An in-process model is never cached, whatever the options say.
+        assert!(!t.call(req).await.unwrap().cached);
+        assert_eq!(server.request_count(), 2);
+        let err = build_target("inproc:wiring-tst", &opts)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(err.contains("did you mean `inproc:wiring-test`"), "{err}");
+        drop(reg);
+        assert!(build_target("inproc:wiring-test", &opts).is_err());
+    }
+
+    #[tokio::test]
     async fn http_spec_builds_a_layered_target_that_answers() {
         let server = MockServer::start(MockConfig::default()).await.unwrap();
         let opts = TargetOptions {
