@@ -210,11 +210,16 @@ fn scan(
         .spawn(move || {
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let rt = mmsafe_cli::cmd::scan::runtime()?;
-                rt.block_on(mmsafe_cli::cmd::scan::execute(
+                let r = rt.block_on(mmsafe_cli::cmd::scan::execute(
                     &args,
                     token,
                     Arc::new(|_| {}),
-                ))
+                ));
+                // A cancelled scan has dropped its in-flight attempts; a
+                // Python call still running for one (a slow model) is not
+                // waited for, its result would be thrown away anyway.
+                rt.shutdown_background();
+                r
             }));
             let _ = tx.send(r);
         })

@@ -144,16 +144,24 @@ def test_a_bad_return_value_is_an_error_attempt(store):
 def test_ctrl_c_leaves_a_resumable_run(store):
     calls = []
 
+    slow = {"on": True}
+
     def model(messages):
         calls.append(1)
         if len(calls) == 10:
             # What Ctrl-C does: SIGINT for the main thread, which is waiting in the scan.
             _thread.interrupt_main()
+            if slow["on"]:
+                # A slow model call in flight does not hold up the stop.
+                time.sleep(3)
         time.sleep(0.005)
         return COMPLY
 
+    t0 = time.monotonic()
     with pytest.raises(mmsafe.Interrupted) as e:
         mmsafe.scan(target=model, suite="quick", attacks=["none"], store=store, concurrency=2)
+    assert time.monotonic() - t0 < 2.5
+    slow["on"] = False
     assert isinstance(e.value, KeyboardInterrupt)
     run_id = e.value.run_id
     done = len(mmsafe.open_store(store).run(run_id).attempts())
@@ -165,9 +173,19 @@ def test_ctrl_c_leaves_a_resumable_run(store):
     assert len(run.attempts()) == 100
 
 
-def test_a_target_spec_runs_over_loopback_http(store):
+def test_a_target_spec_runs_over_loopback_http_and_sums_up_as_the_cli_does(store, mmsafe_cli):
+    import json
+    import subprocess
+
     from mmsafe._native import MockServer
 
     with MockServer() as server:
         run = mmsafe.scan(target=server.spec, suite="quick", attacks=["none"], store=store, no_cache=True)
     assert len(run.attempts()) == 100 and run.summary()["error_rate"] == 0.0
+    shown = subprocess.run(
+        [mmsafe_cli, "runs", "show", run.id, "--store", store, "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(shown.stdout)["summary"] == run.summary()
