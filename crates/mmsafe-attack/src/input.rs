@@ -62,6 +62,20 @@ fn make_case(
     c
 }
 
+/// The case `read_cases` makes of a plain-text file named `input.txt` holding
+/// just `text` (id `input:1`): what an embedding program (the Python
+/// package's `attacks.apply`) attacks, so its seeds and bytes are the ones
+/// `mmsafe attack NAME --input input.txt` produces.
+pub fn case_from_text(text: &str) -> Case {
+    make_case(
+        Path::new("input.txt"),
+        0,
+        text.trim().to_string(),
+        &|_| None,
+        Vec::new(),
+    )
+}
+
 fn pick_column<'a>(
     file: &Path,
     columns: &'a [String],

@@ -71,17 +71,23 @@ macro_rules! outln {
 pub(crate) use outln;
 
 pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
+    ExitCode::from(code(result))
+}
+
+/// The exit code of a subcommand's result, after printing its error (if any)
+/// on stderr.
+pub fn code(result: anyhow::Result<Outcome>) -> u8 {
     match result {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
-        Ok(Outcome::GateFailed) => ExitCode::from(GATE_FAILED),
-        Ok(Outcome::Interrupted) => ExitCode::from(INTERRUPTED),
+        Ok(Outcome::Ok) => 0,
+        Ok(Outcome::GateFailed) => GATE_FAILED,
+        Ok(Outcome::Interrupted) => INTERRUPTED,
         Err(err) => {
             // `mmsafe … | head` closing the pipe is not an error.
             if err.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>()
                     .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
             }) {
-                return ExitCode::SUCCESS;
+                return 0;
             }
             let lines = error_lines(&err);
             // Stderr may be closed too; nothing more to say then.
@@ -90,9 +96,9 @@ pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
                 .chain()
                 .any(|c| c.downcast_ref::<UsageError>().is_some())
             {
-                return ExitCode::from(USAGE);
+                return USAGE;
             }
-            ExitCode::FAILURE
+            1
         }
     }
 }
@@ -100,7 +106,7 @@ pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
 /// `error: …` then each cause not already quoted by the line before it
 /// (many errors repeat their source in their own message, e.g. `store x.db:
 /// file is not a database`), with URL credentials redacted.
-fn error_lines(err: &anyhow::Error) -> Vec<String> {
+pub fn error_lines(err: &anyhow::Error) -> Vec<String> {
     let mut shown = err.to_string();
     let mut lines = vec![format!("error: {}", redact_urls(&shown))];
     for cause in err.chain().skip(1) {

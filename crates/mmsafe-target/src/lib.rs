@@ -9,6 +9,7 @@ mod anthropic;
 mod cache;
 mod endpoint_url;
 mod gemini;
+pub mod inproc;
 mod native;
 mod openai;
 pub mod ops;
@@ -25,6 +26,7 @@ pub use anthropic::{
 pub use cache::{cache_key, default_cache_path, CacheError, DiskCache, MemoryCache, ResponseCache};
 pub use endpoint_url::endpoint_url;
 pub use gemini::{Gemini, GEMINI_BASE_URL, GEMINI_KEY_ENVS};
+pub use inproc::build_inproc_target;
 pub use openai::{http_client, OpenAiCompatible};
 pub use ops::{ops_layers, try_with_ops, with_ops};
 pub use redact::{is_secret_param, redact_spec, redact_url, REDACTED};

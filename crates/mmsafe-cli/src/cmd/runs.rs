@@ -96,7 +96,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
 /// Open a store that must already exist (reading commands never create one).
 /// For the commands that read SQLite stores only; a postgres:// URL is named
 /// (without credentials) with the way around.
-pub(crate) fn open_existing_store(path: &Path) -> anyhow::Result<Store> {
+pub fn open_existing_store(path: &Path) -> anyhow::Result<Store> {
     if let Some(url) = path.to_str().filter(|s| mmsafe_store::is_postgres_url(s)) {
         bail!(
             "this command reads SQLite stores only, not {}; copy the run first: mmsafe runs copy RUN --store URL --to runs.db",
@@ -248,9 +248,7 @@ pub(crate) fn summarize_run(
 }
 
 /// Calibration files (`mmsafe judge eval --save-calibration`), by judge name.
-pub(crate) fn load_calibrations(
-    paths: &[PathBuf],
-) -> anyhow::Result<BTreeMap<String, JudgeCalibration>> {
+pub fn load_calibrations(paths: &[PathBuf]) -> anyhow::Result<BTreeMap<String, JudgeCalibration>> {
     let mut out = BTreeMap::new();
     for p in paths {
         let text = std::fs::read_to_string(p)

@@ -148,7 +148,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Outcome> {
     rt.block_on(run_async(args))
 }
 
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,7 +156,7 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// How a scan invocation ended.
-pub(crate) enum Ended {
+pub enum Ended {
     Completed {
         run: Run,
         summary: Box<Summary>,
@@ -232,7 +232,7 @@ async fn run_async(args: ScanArgs) -> anyhow::Result<Outcome> {
 /// The scan itself, shared with `mmsafe bench scan`: resolve the plan, build
 /// every plugin (bad specs fail here, before a run exists), run the engine,
 /// summarize.
-pub(crate) async fn execute(
+pub async fn execute(
     args: &ScanArgs,
     cancel: CancellationToken,
     on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
