@@ -14,7 +14,10 @@
 //! so there is no per-attempt fsync.
 
 mod analysis;
+mod browse;
 mod cases;
+mod label_files;
+mod labels;
 pub mod model;
 mod options;
 mod run_lock;
@@ -23,6 +26,15 @@ mod schema;
 mod tests;
 
 pub use analysis::AnalyzeRequest;
+pub use browse::{
+    AttemptDetail, AttemptFilter, AttemptPage, AttemptRow, Facets, JudgePair, MessageView,
+    PartView, ReplyView,
+};
+pub use label_files::{ExportStats, LabelFileFormat};
+pub use labels::{
+    valid_annotator, AnnotatorAgreement, HumanLabel, NewLabel, PairAgreement, QueueOrder,
+    StoredLabel,
+};
 pub use model::{
     attempt_key, base_case_id, AttemptError, NewAttempt, NewCase, NewRun, Plan, RequestSummary,
     Run, RunStatus, RunSummary, StoredAttempt,
@@ -61,6 +73,18 @@ pub enum StoreError {
         query: String,
         candidates: String,
     },
+    #[error("store {path}: run `{run}` has no attempt `{query}` (attempt ids are the hex keys `mmsafe ui` shows)")]
+    AttemptNotFound {
+        path: String,
+        run: String,
+        query: String,
+    },
+    #[error("{path}:{line}: {message}")]
+    LabelFile {
+        path: String,
+        line: u64,
+        message: String,
+    },
     #[error("store {path}: {what}")]
     Corrupt { path: String, what: String },
     #[error("store {path}: run `{run}` has no verdicts from judge `{judge}` (judges: {known})")]
@@ -97,6 +121,7 @@ impl StoreError {
                 path: p.to_string(),
                 what,
             },
+
             other => other,
         }
     }
@@ -786,8 +811,11 @@ fn drop_error_attempt(
         .query_row(params![key, run_id], |r| r.get(0))
         .optional()?;
     if rowid.is_some() {
-        // Verdicts first: they reference the attempt (foreign keys are on).
+        // Verdicts and labels first: they reference the attempt (foreign
+        // keys are on). A label on an error row described no reply.
         tx.prepare_cached("DELETE FROM verdicts WHERE attempt_key = ?1")?
+            .execute([key])?;
+        tx.prepare_cached("DELETE FROM labels WHERE attempt_key = ?1")?
             .execute([key])?;
         tx.prepare_cached("DELETE FROM attempts WHERE key = ?1")?
             .execute([key])?;
