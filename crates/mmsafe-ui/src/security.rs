@@ -93,7 +93,9 @@ fn set_security_headers(r: &mut Response) {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // `same-origin`, not `no-referrer`: under `no-referrer` Chromium sends
+        // `Origin: null` with form posts, which the CSRF origin check refuses.
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
