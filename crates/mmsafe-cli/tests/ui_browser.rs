@@ -506,20 +506,23 @@ fn scan_label_in_chromium_and_report() {
         b.goto(h.as_str().unwrap());
         b.assert_inert(h.as_str().unwrap());
     }
+    // Write order follows completion order: find a payload row by its text.
     let payload_page = all
         .as_array()
         .unwrap()
-        .last()
-        .unwrap()
-        .as_str()
-        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|h| {
+            b.goto(h);
+            b.eval("(document.getElementById('reply') || {}).textContent || ''")
+                .as_str()
+                .unwrap_or("")
+                .contains("<script>window.__pwned=1</script>")
+        })
+        .expect("a reply carrying the payload, shown as text")
         .to_string();
     b.goto(&payload_page);
-    assert!(b
-        .eval("document.getElementById('reply').textContent")
-        .as_str()
-        .unwrap()
-        .contains("<script>"));
+    b.assert_inert("payload");
     b.screenshot(&shots, "05-attempt-payload.png");
 
     b.goto(&format!("{base}/runs/{run_id}"));

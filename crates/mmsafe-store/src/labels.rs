@@ -332,6 +332,19 @@ impl Store {
         run().map_err(|e| e.at(&self.display))
     }
 
+    /// Changes whenever a label of the run is added, replaced or removed by
+    /// another process too (count and newest time; the browser adds its own
+    /// counter for changes within one second).
+    pub fn labels_fingerprint(&self, run_id: &str) -> Result<(i64, String)> {
+        self.conn
+            .query_row(
+                "SELECT count(*), coalesce(max(created), '') FROM labels WHERE run_id = ?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| StoreError::from(e).at(&self.display))
+    }
+
     /// Cohen's κ for every pair of annotators and Fleiss' κ over all of them.
     pub fn annotator_agreement(&self, run_id: &str) -> Result<AnnotatorAgreement> {
         let labels = self.labels(run_id)?;

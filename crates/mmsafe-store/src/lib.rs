@@ -28,7 +28,7 @@ mod tests;
 pub use analysis::AnalyzeRequest;
 pub use browse::{
     AttemptDetail, AttemptFilter, AttemptPage, AttemptRow, Facets, JudgePair, MessageView,
-    PartView, ReplyView,
+    PartView, ReplyView, RunIndex, TextMatches,
 };
 pub use label_files::{ExportStats, LabelFileFormat};
 pub use labels::{

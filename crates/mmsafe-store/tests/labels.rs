@@ -342,3 +342,59 @@ fn browse_filters_and_detail() {
     let pairs = store.judge_pairs(&run).unwrap();
     assert_eq!((pairs[0].n, pairs[0].agree), (50, 45));
 }
+
+#[test]
+fn indexed_browse_agrees_with_sql() {
+    let (_d, mut store, run, keys) = fixture();
+    store
+        .put_label(&run, &label(&keys[7], "ann", HumanLabel::Refused))
+        .unwrap();
+    let idx = store.run_index(&run).unwrap();
+    assert_eq!(idx.len(), 50);
+    assert_eq!(idx.facets(), store.facets(&run).unwrap());
+    let filters = [
+        AttemptFilter::default(),
+        AttemptFilter {
+            disagree: true,
+            ..Default::default()
+        },
+        AttemptFilter {
+            hazard: Some("hate".into()),
+            judge: Some("refusal".into()),
+            verdict: Some("complied".into()),
+            ..Default::default()
+        },
+        AttemptFilter {
+            labelled: Some(true),
+            ..Default::default()
+        },
+        AttemptFilter {
+            labelled: Some(false),
+            repeat: Some(0),
+            ..Default::default()
+        },
+        AttemptFilter {
+            q: Some("reply 4".into()),
+            ..Default::default()
+        },
+        AttemptFilter {
+            q: Some("question 1".into()),
+            ..Default::default()
+        },
+        AttemptFilter {
+            hazard: Some("no-such".into()),
+            ..Default::default()
+        },
+        AttemptFilter {
+            verdict: Some("complied".into()),
+            ..Default::default()
+        },
+    ];
+    for f in filters {
+        let a = store.browse_attempts(&run, &f, 5, 10).unwrap();
+        let b = store.browse_indexed(&idx, &f, 5, 10).unwrap();
+        assert_eq!(a.total, b.total, "{f:?}");
+        assert_eq!(a.rows, b.rows, "{f:?}");
+    }
+    assert!(store.attempts_version().unwrap() > 0);
+}

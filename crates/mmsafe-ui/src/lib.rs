@@ -19,11 +19,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use mmsafe_store::{AttemptFilter, NewLabel, QueueOrder, Store};
+use mmsafe_store::{AttemptFilter, NewLabel, QueueOrder, RunIndex, Store};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use security::is_loopback;
@@ -82,9 +83,43 @@ pub(crate) struct AppState {
     pub(crate) csrf: String,
     /// Queue orders by (run, judge): fixed for a run, so computed once.
     queues: Mutex<HashMap<(String, String), Arc<QueueOrder>>>,
+    /// In-memory attempt indexes by run, rebuilt when attempts change.
+    indexes: Mutex<HashMap<String, Arc<RunIndex>>>,
+    /// Rendered overviews' data by (run, judge), with what they were computed at.
+    overviews: Mutex<HashMap<(String, String), (OverviewStamp, Arc<pages::OverviewData>)>>,
+    /// Bumped by every label this process writes (the store's fingerprint
+    /// has one-second resolution).
+    label_gen: AtomicU64,
+}
+
+/// What an overview depends on: the attempts and the labels.
+#[derive(Debug, Clone, PartialEq)]
+struct OverviewStamp {
+    attempts: i64,
+    labels: (i64, String),
+    label_gen: u64,
 }
 
 impl AppState {
+    /// The run's attempt index, rebuilt when the store's attempts changed.
+    fn index(&self, s: &Store, run_id: &str) -> UiResult<Arc<RunIndex>> {
+        let version = s.attempts_version()?;
+        let cached = self
+            .indexes
+            .lock()
+            .ok()
+            .and_then(|m| m.get(run_id).cloned())
+            .filter(|i| i.version == version);
+        if let Some(i) = cached {
+            return Ok(i);
+        }
+        let i = Arc::new(s.run_index(run_id)?);
+        if let Ok(mut m) = self.indexes.lock() {
+            m.insert(run_id.to_string(), i.clone());
+        }
+        Ok(i)
+    }
+
     /// Run `f` on a pooled store, off the async runtime.
     async fn with_store<T, F>(self: &Arc<Self>, f: F) -> UiResult<T>
     where
@@ -121,6 +156,9 @@ pub fn router(cfg: UiConfig) -> Result<Router, UiError> {
         pool: Mutex::new(vec![first]),
         csrf: security::random_token(),
         queues: Mutex::new(HashMap::new()),
+        indexes: Mutex::new(HashMap::new()),
+        overviews: Mutex::new(HashMap::new()),
+        label_gen: AtomicU64::new(0),
     });
     let app = Router::new()
         .route("/", get(runs_page))
@@ -286,8 +324,34 @@ async fn overview_page(
     Query(q): Query<JudgeQuery>,
     headers: HeaderMap,
 ) -> UiResult<Response> {
+    let st2 = st.clone();
     let data = st
-        .with_store(move |s| pages::overview_data(s, &run, q.judge.as_deref()))
+        .with_store(move |s| {
+            let id = s.resolve_run(&run)?.id;
+            let judge = q.judge.unwrap_or_default();
+            let stamp = OverviewStamp {
+                attempts: s.attempts_version()?,
+                labels: s.labels_fingerprint(&id)?,
+                label_gen: st2.label_gen.load(Ordering::SeqCst),
+            };
+            let key = (id.clone(), judge.clone());
+            let cached = st2
+                .overviews
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&key).cloned())
+                .filter(|(at, _)| *at == stamp);
+            if let Some((_, d)) = cached {
+                return Ok(d);
+            }
+            // The figures of a 100,000-attempt run take a while to compute;
+            // they change only with the attempts or the labels.
+            let d = Arc::new(pages::overview_data(s, &id, Some(judge.as_str()))?);
+            if let Ok(mut m) = st2.overviews.lock() {
+                m.insert(key, (stamp, d.clone()));
+            }
+            Ok(d)
+        })
         .await?;
     Ok(html(pages::overview(&st.ctx(&headers), &data)))
 }
@@ -385,12 +449,13 @@ async fn attempts_page(
 ) -> UiResult<Response> {
     let page: u64 = q.page.parse().unwrap_or(0);
     let filter = q.filter();
+    let st2 = st.clone();
     let data = st
         .with_store(move |s| {
             let run = s.resolve_run(&run)?;
-            let facets = s.facets(&run.id)?;
-            let rows = s.browse_attempts(&run.id, &filter, page * PAGE_SIZE, PAGE_SIZE)?;
-            Ok((run, facets, rows))
+            let index = st2.index(s, &run.id)?;
+            let rows = s.browse_indexed(&index, &filter, page * PAGE_SIZE, PAGE_SIZE)?;
+            Ok((run, index.facets(), rows))
         })
         .await?;
     Ok(html(pages::attempts(
@@ -423,6 +488,7 @@ async fn attempt_page(
     headers: HeaderMap,
 ) -> UiResult<Response> {
     let qq = q.clone();
+    let st2 = st.clone();
     let (run, detail, prev, next) = st
         .with_store(move |s| {
             let run = s.resolve_run(&run)?;
@@ -432,15 +498,16 @@ async fn attempt_page(
             let (mut prev, mut next) = (None, None);
             if let Some(i) = qq.i {
                 let f = qq.filter.filter();
+                let index = st2.index(s, &run.id)?;
                 if i > 0 {
                     prev = s
-                        .browse_attempts(&run.id, &f, i - 1, 1)?
+                        .browse_indexed(&index, &f, i - 1, 1)?
                         .rows
                         .pop()
                         .map(|r| (r.key, i - 1));
                 }
                 next = s
-                    .browse_attempts(&run.id, &f, i + 1, 1)?
+                    .browse_indexed(&index, &f, i + 1, 1)?
                     .rows
                     .pop()
                     .map(|r| (r.key, i + 1));
@@ -562,6 +629,7 @@ async fn post_label(
         })?),
     };
     let who2 = who.clone();
+    st.label_gen.fetch_add(1, Ordering::SeqCst);
     let labels = st
         .with_store(move |s| {
             let run = s.resolve_run(&run)?;
