@@ -86,11 +86,14 @@ pub(crate) struct AppState {
     /// In-memory attempt indexes by run, rebuilt when attempts change.
     indexes: Mutex<HashMap<String, Arc<RunIndex>>>,
     /// Rendered overviews' data by (run, judge), with what they were computed at.
-    overviews: Mutex<HashMap<(String, String), (OverviewStamp, Arc<pages::OverviewData>)>>,
+    overviews: Mutex<HashMap<(String, String), CachedOverview>>,
     /// Bumped by every label this process writes (the store's fingerprint
     /// has one-second resolution).
     label_gen: AtomicU64,
 }
+
+/// An overview's data and what it was computed at.
+type CachedOverview = (OverviewStamp, Arc<pages::OverviewData>);
 
 /// What an overview depends on: the attempts and the labels.
 #[derive(Debug, Clone, PartialEq)]

@@ -70,7 +70,7 @@ pub fn generate(path: &Path, attempts: usize, labels: usize) -> Result<String, S
                 for repeat in 0..REPEATS {
                     let n = batch.len() + c;
                     let key = attempt_key(&run.id, &case.id, attack, defense, repeat);
-                    let complied = (c * 7 + repeat as usize + attack.len()) % 4 == 0;
+                    let complied = (c * 7 + repeat as usize + attack.len()).is_multiple_of(4);
                     let first = if complied {
                         Label::Complied
                     } else {
