@@ -539,7 +539,7 @@ fn scan_label_in_chromium_and_report() {
     // The report shows the human figures beside the raw ASR.
     let out = mmsafe(
         d,
-        &["report", &run_id, "--format", "json", "--store", "ui.db"],
+        &["report", run_id, "--format", "json", "--store", "ui.db"],
     );
     assert!(
         out.status.success(),
@@ -561,13 +561,13 @@ fn scan_label_in_chromium_and_report() {
     }
     let out = mmsafe(
         d,
-        &["report", &run_id, "--format", "text", "--store", "ui.db"],
+        &["report", run_id, "--format", "text", "--store", "ui.db"],
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("human labels: 5 labelled attempt(s)"));
     let out = mmsafe(
         d,
         &[
-            "labels", "export", &run_id, "--format", "jbb", "--store", "ui.db",
+            "labels", "export", run_id, "--format", "jbb", "--store", "ui.db",
         ],
     );
     assert!(out.status.success());

@@ -245,7 +245,7 @@ async fn runs_page(
             });
             let mut out = Vec::new();
             for r in runs {
-                let labels = s.labels(&r.run.id)?.len();
+                let labels = s.labels_fingerprint(&r.run.id)?.0 as usize;
                 out.push((r, labels));
             }
             Ok(out)
