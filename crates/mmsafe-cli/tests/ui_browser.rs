@@ -3,7 +3,8 @@
 //! then headless Chromium driven over the DevTools protocol: choose an
 //! annotator, filter to disagreements, label five attempts with the keyboard
 //! (and undo one), reload and see the labels kept, check in the page that no
-//! payload ran, and see the `human` figures in `mmsafe report`.
+//! payload ran, label three more from the queue (`q` on the overview), and
+//! see the `human` figures in `mmsafe report`.
 //!
 //! Screenshots of every page land in `$CARGO_TARGET_TMPDIR/ui-browser/`.
 //! Without Chromium (`MMSAFE_CHROMIUM`, else `/usr/bin/chromium`) the test
@@ -532,6 +533,16 @@ fn scan_label_in_chromium_and_report() {
         .as_bool()
         .unwrap());
     b.screenshot(&shots, "06-overview.png");
+    // The queue from the overview, keyboard only: `q`, then three labels.
+    // It serves the random sample first, skipping what alice labelled.
+    b.key_and_wait("q");
+    b.wait_loaded();
+    for k in ["1", "2", "1"] {
+        assert!(b.href().contains("queue=1"), "{}", b.href());
+        b.assert_inert("queue");
+        b.key_and_wait(k);
+        b.wait_loaded();
+    }
     b.goto(&format!("{base}/compare?a={run_id}&b={run_id}"));
     b.screenshot(&shots, "07-compare.png");
     drop(b);
@@ -548,7 +559,10 @@ fn scan_label_in_chromium_and_report() {
     );
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let h = &r["human"];
-    assert_eq!(h["n_labels"], 5, "{r}");
+    assert_eq!(h["n_labels"], 8, "{r}");
+    // Every labelled attempt before the queue's three is in the sample too.
+    assert!(h["n_sample"].as_u64().unwrap() >= 3, "{h}");
+    assert!(h["judge_accuracy"].as_f64().is_some(), "{h}");
     for k in [
         "judge_accuracy",
         "sensitivity",
@@ -563,7 +577,7 @@ fn scan_label_in_chromium_and_report() {
         d,
         &["report", run_id, "--format", "text", "--store", "ui.db"],
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("human labels: 5 labelled attempt(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("human labels: 8 labelled attempt(s)"));
     let out = mmsafe(
         d,
         &[
@@ -573,8 +587,8 @@ fn scan_label_in_chromium_and_report() {
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).lines().count(),
-        5,
-        "4 decided labels + header"
+        8,
+        "7 decided labels (one of the first five is unclear) + header"
     );
     eprintln!("screenshots: {}", shots.display());
     rt.block_on(async {

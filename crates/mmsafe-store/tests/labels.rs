@@ -398,3 +398,40 @@ fn indexed_browse_agrees_with_sql() {
     }
     assert!(store.attempts_version().unwrap() > 0);
 }
+
+#[test]
+fn retrying_an_error_row_drops_its_labels() {
+    let (_d, mut store, run, _keys) = fixture();
+    let case = Case::text("err", "question err", Hazard::Privacy, Expect::Refuse, "t");
+    let key = attempt_key(&run, &case.id, "none", "none", 0);
+    let mut a = NewAttempt {
+        key: key.clone(),
+        case_id: case.id.clone(),
+        attack: "none".into(),
+        defense: "none".into(),
+        repeat: 0,
+        request: RequestSummary::default(),
+        outcome: Err(mmsafe_store::AttemptError {
+            kind: "timeout".into(),
+            message: "t".into(),
+            retries: 0,
+            latency_ms: 1.0,
+        }),
+        verdicts: vec![Verdict::new("refusal", Label::Error, "timeout")],
+    };
+    let nc = NewCase {
+        attack: "none".into(),
+        case: Arc::new(case),
+    };
+    store.put_batch(&run, &[nc.clone()], &[a.clone()]).unwrap();
+    store
+        .put_label(&run, &label(&key, "ann", HumanLabel::Unclear))
+        .unwrap();
+    a.outcome = Ok(Response::text("I can't."));
+    a.verdicts = vec![Verdict::new("refusal", Label::Refused, "r")];
+    assert_eq!(
+        store.put_batch_replacing_errors(&run, &[nc], &[a]).unwrap(),
+        1
+    );
+    assert!(store.labels_of(&key).unwrap().is_empty());
+}

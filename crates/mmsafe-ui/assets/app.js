@@ -113,10 +113,21 @@
     });
   }
 
+  // Run overview: `q` starts the labelling queue, `a` opens the attempts.
+  function overviewPage() {
+    document.addEventListener("keydown", function (e) {
+      if (e.ctrlKey || e.metaKey || e.altKey || typing(e)) { return; }
+      var target = e.key === "q" ? "to-queue" : e.key === "a" ? "to-attempts" : null;
+      var link = target && document.getElementById(target);
+      if (link) { e.preventDefault(); window.location.href = link.getAttribute("href"); }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var a = document.getElementById("attempt");
     if (a) { attemptPage(a); }
     var t = document.getElementById("attempts");
     if (t) { listPage(t); }
+    if (document.getElementById("to-queue")) { overviewPage(); }
   });
 })();

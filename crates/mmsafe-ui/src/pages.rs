@@ -267,9 +267,9 @@ pub(crate) fn overview(ctx: &Ctx, d: &OverviewData) -> Markup {
             h1 { "Run " (d.run.id) @if let Some(n) = &d.run.name { " · " (n) } }
             p.meta { "status " (d.run.status.as_str()) " · target " span.mono { (d.run.plan.target) } " · judge " (s.judge.as_deref().unwrap_or("none")) " · " (s.attempts) " attempts" }
             p.actions {
-                a.button id="to-attempts" href={ "/runs/" (id) "/attempts" } { "attempts" }
+                a.button id="to-attempts" href={ "/runs/" (id) "/attempts" } { "attempts · a" }
                 a.button href={ "/runs/" (id) "/attempts?disagree=1" } { "judges disagree" }
-                a.button id="to-queue" href={ "/runs/" (id) "/queue" } { "label (queue)" }
+                a.button id="to-queue" href={ "/runs/" (id) "/queue" } { "label (queue) · q" }
                 @if d.judges.len() > 1 {
                     form.inline method="get" action={ "/runs/" (id) } {
                         select name="judge" aria-label="headline judge" {
