@@ -423,7 +423,9 @@ fn retrying_an_error_row_drops_its_labels() {
         attack: "none".into(),
         case: Arc::new(case),
     };
-    store.put_batch(&run, &[nc.clone()], &[a.clone()]).unwrap();
+    store
+        .put_batch(&run, std::slice::from_ref(&nc), std::slice::from_ref(&a))
+        .unwrap();
     store
         .put_label(&run, &label(&key, "ann", HumanLabel::Unclear))
         .unwrap();
