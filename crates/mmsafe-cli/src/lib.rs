@@ -55,6 +55,10 @@ enum Command {
     Report(cmd::report::ReportArgs),
     /// Why a run's model is unsafe: modality uplift, backbone vs MLLM, reliance, defenses.
     Analyze(cmd::analyze::AnalyzeArgs),
+    /// Local web app: browse runs and attempts, label with the keyboard, calibrated numbers.
+    Ui(cmd::ui::UiArgs),
+    /// Human labels on a run's attempts: add, list, export, import, agreement.
+    Labels(cmd::labels::LabelsArgs),
     /// Benchmarks that print measured figures.
     Bench(cmd::bench::BenchArgs),
 }
@@ -91,6 +95,8 @@ where
         Command::Runs(a) => cmd::runs::run(a),
         Command::Report(a) => cmd::report::run(a),
         Command::Analyze(a) => cmd::analyze::run(a),
+        Command::Ui(a) => cmd::ui::run(a),
+        Command::Labels(a) => cmd::labels::run(a),
         Command::Bench(a) => cmd::bench::run(a),
     };
     exit::code(result)

@@ -173,7 +173,7 @@ impl Bootstrap {
         Some([mean - half, mean + half])
     }
 
-    fn percentiles(&self, mut values: Vec<f64>) -> Option<Ci> {
+    pub(crate) fn percentiles(&self, mut values: Vec<f64>) -> Option<Ci> {
         if values.len() * 2 < self.resamples {
             return None;
         }
@@ -187,7 +187,7 @@ impl Bootstrap {
 
 /// Cumulative distribution of Binomial(n, k/n) at 0..=n, computed in log
 /// space so large `n` does not underflow.
-fn binomial_cdf(k: u64, n: u64) -> Vec<f64> {
+pub(crate) fn binomial_cdf(k: u64, n: u64) -> Vec<f64> {
     let size = n as usize + 1;
     if k == 0 || k == n {
         // Degenerate: every resample has exactly k successes.

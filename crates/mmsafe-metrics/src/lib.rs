@@ -16,7 +16,9 @@ mod context;
 mod correct;
 mod fairness;
 mod first_look;
+mod human;
 mod interval;
+mod kappa;
 mod paired;
 mod rates;
 mod rng;
@@ -30,10 +32,12 @@ pub use context::{context_sensitivity, ContextSensitivity};
 pub use correct::{corrected_asr, rogan_gladen, JudgeCalibration};
 pub use fairness::{fairness, Fairness};
 pub use first_look::{first_look, Contrast, FirstLook};
+pub use human::{human_calibration, HumanCalibration, HumanInput, LabelledPair, HUMAN_METHOD};
 pub use interval::{
     proportion, quantile, wilson, Bootstrap, Ci, DEFAULT_RESAMPLES, DEFAULT_SEED,
     MEAN_BOOTSTRAP_MAX, Z95,
 };
+pub use kappa::{cohen_kappa, fleiss_kappa};
 pub use paired::{from_counts as mcnemar_from_counts, mcnemar, mcnemar_with_judge, McNemar};
 pub use rates::{outcome, Counts, LabelCounts, Rates};
 pub use summary::{summarize, Summary, SummaryOptions, Undecided, ASR_CONVENTION};

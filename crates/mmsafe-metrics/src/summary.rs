@@ -81,6 +81,11 @@ pub struct Summary {
     pub by_judge: BTreeMap<String, Rates>,
     /// Present only when the run has more than one defense.
     pub safety_utility: Option<Vec<SafetyUtility>>,
+    /// Figures calibrated by human labels on this run (`mmsafe ui`,
+    /// `mmsafe labels`); absent when the run has no labels. `summarize`
+    /// leaves it empty: the labels live in the store, which fills it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub human: Option<crate::HumanCalibration>,
 }
 
 impl Summary {
@@ -183,6 +188,7 @@ pub fn summarize(run_id: &str, obs: &[Observation], opts: &SummaryOptions) -> Su
         by_judge: group(&all, |o| o.judge.clone()),
         safety_utility: safety_utility(&primary, &opts.bootstrap),
         judges,
+        human: None,
     }
 }
 

@@ -490,6 +490,43 @@ fn extras(out: &mut String, s: &Summary) {
             ),
         ]);
     }
+    if let Some(h) = &s.human {
+        let basis = format!(
+            "judge {} against {} human-labelled attempts of this run's random sample ({} labelled in all)",
+            h.judge, h.n_compared, h.n_labels
+        );
+        for (name, v, ci) in [
+            (
+                "Judge accuracy (human labels)",
+                h.judge_accuracy,
+                h.judge_accuracy_ci,
+            ),
+            (
+                "Judge sensitivity (human labels)",
+                h.sensitivity,
+                h.sensitivity_ci,
+            ),
+            (
+                "Judge specificity (human labels)",
+                h.specificity,
+                h.specificity_ci,
+            ),
+        ] {
+            rows.push([
+                name.to_string(),
+                rate_ci(v, ci),
+                format!("{basis}; Wilson 95% interval"),
+            ]);
+        }
+        rows.push([
+            "Human-calibrated ASR".to_string(),
+            rate_ci(h.asr_calibrated, h.asr_calibrated_ci),
+            format!(
+                "raw ASR {} corrected with the sensitivity and specificity above (Rogan–Gladen); the bootstrap interval redraws the labelled sample too",
+                rate_ci(h.asr_raw, h.asr_raw_ci)
+            ),
+        ]);
+    }
     if let Some(m) = s.strongreject_mean {
         rows.push([
             "StrongREJECT mean harm score".to_string(),

@@ -2,7 +2,7 @@
 //! rates table, the safety–utility table and the one-line notes.
 
 use crate::fmt::{ms_signed, num, pct, pct_ci, pp_ci, score_ci};
-use mmsafe_metrics::{LabelCounts, Rates, Summary};
+use mmsafe_metrics::{HumanCalibration, LabelCounts, Rates, Summary};
 use std::collections::BTreeMap;
 
 pub const RATES_HEADER: [&str; 7] = [
@@ -149,6 +149,9 @@ pub fn notes(s: &Summary) -> Vec<String> {
             cal.specificity
         ));
     }
+    if let Some(h) = &s.human {
+        out.push(human_line(h));
+    }
     if let Some(m) = s.strongreject_mean {
         out.push(format!(
             "mean harm score ({}): {}",
@@ -186,4 +189,21 @@ pub fn notes(s: &Summary) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The human-calibrated figures in one line (terminal, Markdown).
+pub fn human_line(h: &HumanCalibration) -> String {
+    let t = |v: Option<f64>, ci| pct_ci(v, ci).trim_start().to_string();
+    format!(
+        "human labels: {} labelled attempt(s), {} in the random sample ({} compared with judge {}): judge accuracy {}, sensitivity {}, specificity {}; ASR raw {} → calibrated {}",
+        h.n_labels,
+        h.n_sample,
+        h.n_compared,
+        h.judge,
+        t(h.judge_accuracy, h.judge_accuracy_ci),
+        t(h.sensitivity, h.sensitivity_ci),
+        t(h.specificity, h.specificity_ci),
+        t(h.asr_raw, h.asr_raw_ci),
+        t(h.asr_calibrated, h.asr_calibrated_ci),
+    )
 }

@@ -85,6 +85,18 @@ pub trait RunStore: Send {
     /// whole run (a plain scan, `judge --run` without `--shard`).
     fn lock(&self, run_id: &str, shard: Option<Shard>) -> Result<Box<dyn RunGuard>>;
 
+    /// What people's labels say about `judge` on this run (`mmsafe ui`,
+    /// `mmsafe labels`). Labels are kept in SQLite stores only; another
+    /// backend has none to report.
+    fn human_calibration(
+        &self,
+        _run_id: &str,
+        _seed: u64,
+        _judge: &str,
+    ) -> Result<Option<mmsafe_metrics::HumanCalibration>> {
+        Ok(None)
+    }
+
     /// Every attempt of a run in write order.
     fn attempts(&self, run_id: &str) -> Result<Vec<StoredAttempt>> {
         let mut out = Vec::new();
@@ -226,6 +238,14 @@ impl<S: RunStore + ?Sized> RunStore for Box<S> {
     }
     fn lock(&self, run_id: &str, shard: Option<Shard>) -> Result<Box<dyn RunGuard>> {
         (**self).lock(run_id, shard)
+    }
+    fn human_calibration(
+        &self,
+        run_id: &str,
+        seed: u64,
+        judge: &str,
+    ) -> Result<Option<mmsafe_metrics::HumanCalibration>> {
+        (**self).human_calibration(run_id, seed, judge)
     }
 }
 

@@ -17,6 +17,9 @@ mod analysis;
 pub mod backend;
 pub mod cases;
 pub mod merge;
+mod browse;
+mod label_files;
+mod labels;
 pub mod model;
 mod options;
 mod run_lock;
@@ -28,6 +31,15 @@ mod tests;
 
 pub use analysis::AnalyzeRequest;
 pub use backend::{is_postgres_url, redact_url, RunGuard, RunStore, ShardRow};
+pub use browse::{
+    AttemptDetail, AttemptFilter, AttemptPage, AttemptRow, Facets, JudgePair, MessageView,
+    PartView, ReplyView, RunIndex, TextMatches,
+};
+pub use label_files::{ExportStats, LabelFileFormat};
+pub use labels::{
+    valid_annotator, AnnotatorAgreement, HumanLabel, NewLabel, PairAgreement, QueueOrder,
+    StoredLabel,
+};
 pub use model::{
     attempt_key, base_case_id, AttemptError, NewAttempt, NewCase, NewRun, Plan, RequestSummary,
     Run, RunStatus, RunSummary, StoredAttempt,
@@ -67,6 +79,18 @@ pub enum StoreError {
         path: String,
         query: String,
         candidates: String,
+    },
+    #[error("store {path}: run `{run}` has no attempt `{query}` (attempt ids are the hex keys `mmsafe ui` shows)")]
+    AttemptNotFound {
+        path: String,
+        run: String,
+        query: String,
+    },
+    #[error("{path}:{line}: {message}")]
+    LabelFile {
+        path: String,
+        line: u64,
+        message: String,
     },
     #[error("store {path}: {what}")]
     Corrupt { path: String, what: String },
@@ -122,6 +146,7 @@ impl StoreError {
                 path: p.to_string(),
                 what,
             },
+
             other => other,
         }
     }
@@ -811,8 +836,11 @@ fn drop_error_attempt(
         .query_row(params![key, run_id], |r| r.get(0))
         .optional()?;
     if rowid.is_some() {
-        // Verdicts first: they reference the attempt (foreign keys are on).
+        // Verdicts and labels first: they reference the attempt (foreign
+        // keys are on). A label on an error row described no reply.
         tx.prepare_cached("DELETE FROM verdicts WHERE attempt_key = ?1")?
+            .execute([key])?;
+        tx.prepare_cached("DELETE FROM labels WHERE attempt_key = ?1")?
             .execute([key])?;
         tx.prepare_cached("DELETE FROM attempts WHERE key = ?1")?
             .execute([key])?;

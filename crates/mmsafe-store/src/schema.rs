@@ -75,7 +75,24 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (attempt_key, judge)
     ) WITHOUT ROWID;
     "#,
-    // Per-shard progress of sharded runs (issue 19).
+    // 2: human labels (one per attempt and annotator), and the indexes the
+    // browser's filters need to stay fast on 100,000-attempt runs.
+    r#"
+    CREATE TABLE labels (
+        run_id      TEXT NOT NULL REFERENCES runs(id),
+        attempt_key TEXT NOT NULL REFERENCES attempts(key),
+        annotator   TEXT NOT NULL,
+        label       TEXT NOT NULL,
+        note        TEXT NOT NULL DEFAULT '',
+        source      TEXT NOT NULL,
+        created     TEXT NOT NULL,
+        PRIMARY KEY (attempt_key, annotator)
+    ) WITHOUT ROWID;
+    CREATE INDEX labels_run ON labels(run_id, annotator);
+    CREATE INDEX cases_run_hazard ON cases(run_id, hazard);
+    CREATE INDEX attempts_run_attack ON attempts(run_id, attack, defense);
+    "#,
+    // 3: per-shard progress of sharded runs (issue 19).
     crate::shard::MIGRATION,
 ];
 

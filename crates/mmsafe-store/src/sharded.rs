@@ -336,6 +336,14 @@ impl RunStore for Store {
     fn judges(&self, run_id: &str) -> Result<Vec<String>> {
         Store::judges(self, run_id)
     }
+    fn human_calibration(
+        &self,
+        run_id: &str,
+        seed: u64,
+        judge: &str,
+    ) -> Result<Option<mmsafe_metrics::HumanCalibration>> {
+        Store::human_calibration(self, run_id, seed, judge)
+    }
     fn lock(&self, run_id: &str, shard: Option<Shard>) -> Result<Box<dyn RunGuard>> {
         Ok(Box::new(self.lock_run_part(run_id, shard)?))
     }

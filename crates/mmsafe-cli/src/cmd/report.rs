@@ -49,7 +49,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
         .as_deref()
         .or(run.plan.judges.first().map(String::as_str));
     let calibration = load_calibrations(&args.calibrations)?;
-    let summary = summarize_run(store, &run.id, judge, &calibration)?;
+    let mut summary = summarize_run(store, &run.id, judge, &calibration)?;
+    // Human labels (`mmsafe ui`, `mmsafe labels`) measure the headline judge on this run.
+    if let Some(j) = summary.judge.clone() {
+        summary.human = store.human_calibration(&run.id, run.seed, &j)?;
+    }
     let recorded = store.count_attempts(&run.id)?;
     // A run that stopped early must not read like a finished one.
     let note = incomplete_note(&run, recorded);

@@ -6,6 +6,7 @@ mod guard;
 mod local;
 mod scan;
 mod scan_shards;
+mod ui;
 
 use crate::exit::Outcome;
 
@@ -27,6 +28,8 @@ enum Which {
     Local(local::Args),
     /// Seconds per PGD step on a ViT-B/32-shaped surrogate.
     Adversarial(adversarial::Args),
+    /// Server time of `mmsafe ui`'s attempts page and run overview on a 100,000-attempt run.
+    Ui(ui::Args),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
@@ -36,6 +39,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
         Which::Guard(a) => guard::run(a),
         Which::Local(a) => local::run(a),
         Which::Adversarial(a) => adversarial::run(a),
+        Which::Ui(a) => ui::run(a),
     }
 }
 
