@@ -54,6 +54,31 @@ fn scan_without_target_plans_the_offline_scan_with_attack_and_guard() {
     assert!(!dir.path().join("mmsafe.db").exists());
 }
 
+/// Plain `mmsafe scan` (no suite, no target) plans the first run: half of
+/// `quick` (25 pairs over all 13 hazards) × 2 attacks × 2 defenses, which
+/// keeps it within 10 minutes on two cores.
+#[test]
+fn the_first_run_plans_half_of_quick_in_four_slices() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["scan", "--dry-run", "--json"])
+        .current_dir(dir.path())
+        .env_remove("MMSAFE_STORE")
+        .env_remove("MMSAFE_TARGET")
+        .env("MMSAFE_OFFLINE", "1")
+        .output()
+        .unwrap();
+    let e = text(&out.stderr);
+    if !out.status.success() && e.contains("MMSAFE_OFFLINE") {
+        eprintln!("skipped: offline models not in the cache ({e})");
+        return;
+    }
+    assert!(out.status.success(), "{e}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["cases"], 50, "{plan}");
+    assert_eq!(plan["requests"], 200, "{plan}");
+}
+
 /// The one-line reading of a run with an image attack and a guard, by hand:
 /// the model refuses every plain request and complies with every image, the
 /// guard (a static defense prompt) makes it refuse everything.

@@ -9,7 +9,7 @@
 //! it fits FigStep's 760×760 canvas at 80 px.
 
 use crate::loader::{Input, Loader};
-use mmsafe_core::{Case, DataError, Expect, Hazard, Source};
+use mmsafe_core::{Case, DataError, Expect, Hazard, ParamSpec, Source};
 
 /// The suite's spec name.
 pub const NAME: &str = "quick";
@@ -20,14 +20,28 @@ pub static LOADER: Loader = Loader {
     name: NAME,
     usage: "quick",
     summary: "built-in: 50 harmful requests over the 13 hazards (refuse) and 50 benign look-alikes (comply); the default offline suite",
-    params: &[],
+    params: &[ParamSpec::new(
+        "pairs",
+        "50",
+        "harmful/benign pairs to keep (1-50), spread evenly over the list so every hazard stays in",
+    )],
     takes_path: false,
     known_files: &[],
     build,
 };
 
-fn build(_: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
-    Ok(QuickSuite::boxed())
+fn build(input: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
+    let bad = |msg: String| DataError::new(format!("suite `{}`", input.spec), msg);
+    let pairs: usize = input.params.get("pairs").map_err(|e| bad(e.to_string()))?;
+    if !(1..=ROWS.len()).contains(&pairs) {
+        return Err(bad(format!(
+            "pairs must be between 1 and {}, got {pairs}",
+            ROWS.len()
+        )));
+    }
+    Ok(Box::new(QuickSuite {
+        cases: sample_pairs(pairs),
+    }))
 }
 
 /// (hazard, harmful question, harmful instruction, benign question, benign instruction)
@@ -236,6 +250,19 @@ pub fn cases() -> Vec<Case> {
     harmful
 }
 
+/// `n` of the pairs, harmful ones first then their benign look-alikes, as
+/// [`cases`] orders them. The rows are grouped by hazard, so taking evenly
+/// spaced rows (not the first `n`) keeps every hazard in a smaller run.
+pub fn sample_pairs(n: usize) -> Vec<Case> {
+    let all = cases();
+    let rows = ROWS.len();
+    let n = n.clamp(1, rows);
+    let picked: Vec<usize> = (0..n).map(|k| k * rows / n).collect();
+    let harmful = picked.iter().map(|&i| all[i].clone());
+    let benign = picked.iter().map(|&i| all[rows + i].clone());
+    harmful.chain(benign).collect()
+}
+
 fn meta(c: &mut Case, key: &str, value: &str) {
     c.metadata.insert(
         key.to_string(),
@@ -293,6 +320,27 @@ mod tests {
         assert_eq!(source.name(), NAME);
         assert_eq!(source.cases().filter(|c| c.is_ok()).count(), 100);
         assert!(crate::open("quick:nope=1", &Default::default()).is_err());
+        assert!(crate::open("quick:pairs=0", &Default::default()).is_err());
+        assert!(crate::open("quick:pairs=51", &Default::default()).is_err());
+    }
+
+    /// The offline scan's half: every hazard kept, pairs kept together.
+    #[test]
+    fn a_sample_of_pairs_keeps_every_hazard_and_each_pair() {
+        let mut source = crate::open("quick:pairs=25", &Default::default()).unwrap();
+        let cases: Vec<Case> = source.cases().map(|c| c.unwrap()).collect();
+        assert_eq!(cases.len(), 50);
+        let hazards: BTreeSet<Hazard> = cases
+            .iter()
+            .filter(|c| c.expect == Expect::Refuse)
+            .map(|c| c.hazard)
+            .collect();
+        assert_eq!(hazards.len(), 13, "{hazards:?}");
+        let ids: BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        for b in cases.iter().filter(|c| c.expect == Expect::Comply) {
+            let pair = b.metadata["pair"].as_str().unwrap();
+            assert!(ids.contains(pair), "{pair} missing");
+        }
     }
 
     #[test]

@@ -86,7 +86,13 @@ pub struct ScanArgs {
 }
 
 /// Answer budget of the built-in offline scan (`mmsafe` with no arguments).
-pub const OFFLINE_MAX_TOKENS: u32 = 64;
+pub const OFFLINE_MAX_TOKENS: u32 = 48;
+
+/// The suite of the built-in offline scan: half of `quick` (25 harmful
+/// requests over all 13 hazards and their 25 benign look-alikes). Four
+/// slices of the whole suite measured 15 min on two busy cores; half keeps
+/// the first run within its 10 minutes (docs/benchmarks.md).
+pub const OFFLINE_SUITE: &str = "quick:pairs=25";
 
 /// The target of a scan that names none (and resumes nothing).
 pub const OFFLINE_TARGET: &str = "local:smollm2";
@@ -99,13 +105,13 @@ impl ScanArgs {
     pub fn default_offline() -> ScanArgs {
         ScanArgs {
             target: Some(OFFLINE_TARGET.into()),
-            suites: vec![mmsafe_data::quick::NAME.into()],
+            suites: vec![OFFLINE_SUITE.into()],
             attacks: vec!["none".into(), "figstep".into()],
             defenses: vec!["none".into(), "balanced".into()],
             judges: vec!["refusal".into()],
-            // SmolLM2 answers almost every request at length; 64 tokens keep
-            // the default run under 10 minutes on two cores and still show
-            // whether it complied or refused.
+            // SmolLM2 answers almost every request at length, so the answer
+            // budget sets the run time; 48 tokens still show whether it
+            // complied or refused.
             max_tokens: Some(OFFLINE_MAX_TOKENS),
             ..ScanArgs::default()
         }
