@@ -282,6 +282,13 @@ fn scan(
                 _ => Err(raise(py, "Interrupted", (msg, run.id, store_s, recorded))),
             }
         }
+        // Python scans are not sharded today; a shard's run is still a run to read.
+        Ended::ShardDone { run, shard } => Ok(serde_json::json!({
+            "run_id": run.id,
+            "store": store_s,
+            "shard": shard.to_string(),
+        })
+        .to_string()),
         Ended::DryRun => Ok(serde_json::json!({"store": store_s}).to_string()),
     }
 }

@@ -15,11 +15,11 @@
 
 mod analysis;
 pub mod backend;
-pub mod cases;
-pub mod merge;
 mod browse;
+pub mod cases;
 mod label_files;
 mod labels;
+pub mod merge;
 pub mod model;
 mod options;
 mod run_lock;

@@ -214,7 +214,7 @@ fn status(store: &dyn RunStore, q: &str, json: bool) -> anyhow::Result<Outcome> 
 }
 
 /// The summary of one run under one judge (default: the run's first judge).
-pub(crate) fn summarize_run(
+pub fn summarize_run(
     store: &dyn RunStore,
     run_id: &str,
     judge: Option<&str>,
