@@ -3,61 +3,27 @@
 //! tests and for `bench/callable_vs_http.py`. Binds 127.0.0.1 only.
 
 use anyhow::Context as _;
-use mmsafe_testkit::{MockConfig, MockServer as Server, Reply};
+use mmsafe_testkit::{MockConfig, MockThread, Reply};
 use pyo3::prelude::*;
 use std::sync::Mutex;
 use std::time::Duration;
-
-struct Running {
-    stop: tokio::sync::oneshot::Sender<()>,
-    handle: std::thread::JoinHandle<()>,
-}
 
 /// A loopback chat server on its own thread; `spec` is its target spec.
 #[pyclass(module = "mmsafe._native")]
 pub struct MockServer {
     #[pyo3(get)]
     spec: String,
-    running: Mutex<Option<Running>>,
+    running: Mutex<Option<MockThread>>,
 }
 
-fn start(latency: Duration) -> anyhow::Result<(String, Running)> {
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<String>>();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = std::thread::Builder::new()
-        .name("mmsafe-mock-server".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e.into()));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let config = MockConfig::default()
-                    .latency(latency)
-                    .reply(Reply::refuse_harmful());
-                match Server::start(config).await {
-                    Ok(server) => {
-                        let _ = ready_tx.send(Ok(server.target_spec()));
-                        let _ = stopped.await;
-                        server.shutdown().await;
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e.into()));
-                    }
-                }
-            });
-        })
-        .context("cannot start the mock server thread")?;
-    let spec = ready_rx
-        .recv()
-        .context("the mock server thread exited before it was ready")??;
-    Ok((spec, Running { stop, handle }))
+fn start(latency: Duration) -> anyhow::Result<(String, MockThread)> {
+    let server = MockThread::start(
+        MockConfig::default()
+            .latency(latency)
+            .reply(Reply::refuse_harmful()),
+    )
+    .context("cannot start the mock server")?;
+    Ok((server.target_spec().to_string(), server))
 }
 
 #[pymethods]
@@ -83,8 +49,7 @@ impl MockServer {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(r) = running {
-            let _ = r.stop.send(());
-            let _ = py.detach(|| r.handle.join());
+            py.detach(|| r.stop());
         }
     }
 
@@ -112,7 +77,7 @@ impl Drop for MockServer {
             .take()
         {
             // Stopped without waiting: the thread ends on its own.
-            let _ = r.stop.send(());
+            r.stop_detached();
         }
     }
 }

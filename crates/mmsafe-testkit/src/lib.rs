@@ -31,8 +31,10 @@ mod config;
 mod request;
 mod scripted;
 mod server;
+mod thread;
 
 pub use config::{Fault, MockConfig, Reply, ReplyFn, When, DEFAULT_TRIGGERS, REFUSAL_TEXT};
 pub use request::MockRequest;
 pub use scripted::{RecordedRequest, ScriptFn, ScriptedReply, ScriptedServer};
 pub use server::{MockServer, Stats};
+pub use thread::MockThread;

@@ -12,7 +12,7 @@ use crate::exit::{outln, Outcome};
 use crate::flags::{StoreArg, TargetOpsArgs};
 use anyhow::{bail, Context as _};
 use mmsafe_engine::CancellationToken;
-use mmsafe_testkit::{MockConfig, MockServer, Reply};
+use mmsafe_testkit::{MockConfig, MockThread, Reply};
 use std::io::Write as _;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -69,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             json: args.json,
         });
     }
-    let server = ServerThread::start(Duration::from_millis(args.latency_ms))?;
+    let server = start_server(Duration::from_millis(args.latency_ms))?;
     let dir = tempfile_dir()?;
     let csv = dir.join("bench-suite.csv");
     write_suite(&csv, args.requests.get())?;
@@ -80,7 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     drop(mmsafe_store::Store::open(&store)?);
 
     let scan = ScanArgs {
-        target: Some(server.target_spec.clone()),
+        target: Some(server.target_spec().to_string()),
         suites: vec![format!("figstep:{}", csv.display())],
         attacks: vec!["none".into()],
         judges: vec!["refusal".into()],
@@ -191,76 +191,13 @@ pub(super) fn write_suite(path: &std::path::Path, n: usize) -> anyhow::Result<()
     std::fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The mock server on a dedicated thread with a single-threaded runtime.
-pub(super) struct ServerThread {
-    pub(super) target_spec: String,
-    /// `/proc/self/task/<tid>/stat` of the server thread.
-    stat_path: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    handle: std::thread::JoinHandle<()>,
-}
-
-impl ServerThread {
-    pub(super) fn start(latency: Duration) -> anyhow::Result<ServerThread> {
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<(String, String)>>();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let handle = std::thread::Builder::new()
-            .name("mock-server".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e.into()));
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    let config = MockConfig::default()
-                        .latency(latency)
-                        .reply(Reply::refuse_harmful());
-                    let server = match MockServer::start(config).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e.into()));
-                            return;
-                        }
-                    };
-                    let tid = std::fs::read_link("/proc/thread-self")
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default();
-                    let stat = format!("/proc/{tid}/stat");
-                    let _ = ready_tx.send(Ok((server.target_spec(), stat)));
-                    let _ = stopped.await;
-                    server.shutdown().await;
-                });
-            })
-            .context("cannot start the mock server thread")?;
-        let (target_spec, stat_path) = ready_rx
-            .recv()
-            .context("mock server thread exited before it was ready")??;
-        Ok(ServerThread {
-            target_spec,
-            stat_path,
-            stop,
-            handle,
-        })
-    }
-
-    /// CPU seconds (user + system) the server thread has used.
-    fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(&self.stat_path).ok()?;
-        let rest = stat.rsplit_once(')')?.1;
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let utime: f64 = f.get(11)?.parse().ok()?;
-        let stime: f64 = f.get(12)?.parse().ok()?;
-        Some((utime + stime) / 100.0)
-    }
-
-    pub(super) fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.handle.join();
-    }
+/// The mock server on its own thread (refusing harmful-looking requests,
+/// after `latency`), as the scan benches use it.
+pub(super) fn start_server(latency: Duration) -> anyhow::Result<MockThread> {
+    MockThread::start(
+        MockConfig::default()
+            .latency(latency)
+            .reply(Reply::refuse_harmful()),
+    )
+    .context("cannot start the mock server")
 }

@@ -11,7 +11,7 @@
 //! (with its case and verdict) into SQLite and, given `--postgres URL`, into
 //! PostgreSQL, one attempt per transaction and in batches.
 
-use super::scan::{tempfile_dir, write_suite, ServerThread};
+use super::scan::{start_server, tempfile_dir, write_suite};
 use crate::exit::{outln, Outcome};
 use anyhow::{bail, Context as _};
 use mmsafe_core::{Case, Expect, Hazard, Label, Response, Verdict};
@@ -48,13 +48,13 @@ pub fn run(b: ShardBench<'_>) -> anyhow::Result<Outcome> {
             Some(url) => url.to_string(),
             None => dir.join(format!("shards-{k}.db")).display().to_string(),
         };
-        let server = ServerThread::start(Duration::from_millis(b.latency_ms))?;
+        let server = start_server(Duration::from_millis(b.latency_ms))?;
         let name = format!("bench-shards-{k}-{}", std::process::id());
         let t0 = Instant::now();
         let mut children = Vec::new();
         for i in 0..k {
             let child = Command::new(&exe)
-                .args(["scan", "--target", &server.target_spec])
+                .args(["scan", "--target", server.target_spec()])
                 .args(["--suite", &format!("figstep:{}", csv.display())])
                 .args(["--attack", "none", "--judge", "refusal", "--no-cache"])
                 .args(["--concurrency", &b.concurrency.to_string()])
