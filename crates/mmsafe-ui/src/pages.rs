@@ -326,13 +326,25 @@ pub(crate) fn overview(ctx: &Ctx, d: &OverviewData) -> Markup {
             section {
                 h2 { "Judge agreement" }
                 @if d.pairs.is_empty() { p { "One judge only." } } @else {
-                    table id="judge-agreement" {
-                        thead { tr { th { "judge" } th { "judge" } th.num { "both decided" } th { "agreement" } } }
-                        tbody { @for p in &d.pairs { tr {
-                            td { (p.a) } td { (p.b) } td.num { (p.n) }
-                            td { a href={ "/runs/" (id) "/attempts?disagree=1" } { (rate(mmsafe_metrics::proportion(p.agree, p.n), mmsafe_metrics::wilson(p.agree, p.n))) } }
+                    // A matrix, judge by judge: each cell is the pair's agreement on
+                    // the attempts both decided, linking to where they disagree.
+                    @let judges = judge_names(&d.pairs);
+                    div.scroll { table id="judge-agreement" {
+                        thead { tr { th { "judge" } @for j in &judges { th { (j) } } } }
+                        tbody { @for r in &judges { tr {
+                            th { (r) }
+                            @for c in &judges {
+                                @if r == c { td { "—" } } @else {
+                                    @match judge_pair(&d.pairs, r, c) {
+                                        Some(p) => td title={ (p.n) " attempts both decided" } {
+                                            a href={ "/runs/" (id) "/attempts?disagree=1" } { (rate(mmsafe_metrics::proportion(p.agree, p.n), mmsafe_metrics::wilson(p.agree, p.n))) }
+                                        },
+                                        None => td { "n/a" },
+                                    }
+                                }
+                            }
                         } } }
-                    }
+                    } }
                 }
                 @if !d.agreement.annotators.is_empty() {
                     h3 { "Between annotators" }
@@ -698,4 +710,23 @@ pub(crate) fn compare(ctx: &Ctx, d: &CompareData) -> Markup {
             } @else if d.a.is_some() { p { "These runs share no judge." } }
         },
     )
+}
+
+/// The judges of a run's agreement pairs, in first-seen order.
+fn judge_names(pairs: &[JudgePair]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in pairs {
+        for j in [&p.a, &p.b] {
+            if !out.contains(j) {
+                out.push(j.clone());
+            }
+        }
+    }
+    out
+}
+
+fn judge_pair<'a>(pairs: &'a [JudgePair], a: &str, b: &str) -> Option<&'a JudgePair> {
+    pairs
+        .iter()
+        .find(|p| (p.a == a && p.b == b) || (p.a == b && p.b == a))
 }

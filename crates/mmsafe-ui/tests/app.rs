@@ -327,4 +327,12 @@ async fn queue_serves_the_random_sample_first() {
     let (s, _, body) = send(&app, get(&format!("/runs/{run}"))).await;
     assert_eq!(s, StatusCode::OK);
     assert!(body.contains("id=\"heatmap\"") && body.contains("id=\"judge-agreement\""));
+    // Judge agreement is a judge × judge matrix: both judges head a row and
+    // a column, the diagonal is empty, each pair's cell appears twice.
+    let start = body.find("id=\"judge-agreement\"").unwrap();
+    let table = &body[start..start + body[start..].find("</table>").unwrap()];
+    assert_eq!(table.matches("<th>refusal</th>").count(), 2, "{table}");
+    assert_eq!(table.matches("<th>classifier</th>").count(), 2, "{table}");
+    assert_eq!(table.matches("<td>—</td>").count(), 2, "{table}");
+    assert_eq!(table.matches("attempts?disagree=1").count(), 2, "{table}");
 }
