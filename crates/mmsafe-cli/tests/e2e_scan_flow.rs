@@ -244,6 +244,16 @@ async fn mixed_suites_summary_store_report_and_gates() {
     let html = std::fs::read_to_string(d.join("rep.html")).unwrap();
     assert!(html.to_lowercase().contains("<html"), "not HTML");
     assert!(html.contains(&run_id));
+    // `mmsafe analyze`'s sections ride along (issue 18).
+    assert!(
+        html.contains("Modality uplift") && html.contains("Why: the run analysed"),
+        "no analysis in the HTML report"
+    );
+    assert!(
+        !text(&out.stderr).contains("no analysis figures"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!html.contains("<script"), "scripts in the HTML report");
     assert!(
         !html.contains("src=\"http") && !html.contains("href=\"http"),

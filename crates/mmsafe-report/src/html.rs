@@ -8,7 +8,7 @@
 
 use crate::fmt::{pct, pct_ci, score_ci, NA};
 use crate::model::{safety_utility_rows, sections, Section, SU_HEADER, SU_RIGHT};
-use mmsafe_metrics::{Ci, LabelCounts, Rates, Summary};
+use mmsafe_metrics::{Analysis, Ci, LabelCounts, Rates, Summary};
 use std::fmt::Write as _;
 
 /// HTML-escape text for element content and quoted attribute values.
@@ -110,6 +110,14 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; 
 
 /// The page; same summary, same bytes.
 pub fn render_html(s: &Summary) -> String {
+    render_html_with_analysis(s, None)
+}
+
+/// The page with the run's analysis (`mmsafe analyze`) after the breakdowns:
+/// uplift forest plot, hazard × attack heat map, readability curve and
+/// safety–utility frontier, each with its table. `None` gives exactly
+/// [`render_html`]'s page.
+pub fn render_html_with_analysis(s: &Summary, analysis: Option<&Analysis>) -> String {
     let mut out = String::new();
     let title = format!("mmsafe report — run {}", s.run_id);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -119,7 +127,12 @@ pub fn render_html(s: &Summary) -> String {
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     out.push_str("<meta name=\"generator\" content=\"mmsafe\">\n");
     let _ = writeln!(out, "<title>{}</title>", esc(&title));
-    let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
+    let extra = if analysis.is_some() {
+        crate::analysis::EXTRA_STYLE
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "<style>{STYLE}{extra}</style>\n</head>\n<body>");
     header(&mut out, s);
     if s.attempts == 0 {
         out.push_str(
@@ -133,6 +146,10 @@ pub fn render_html(s: &Summary) -> String {
         breakdown(&mut out, sec, i);
     }
     safety_utility(&mut out, s);
+    if let Some(a) = analysis {
+        out.push_str("<section>\n<h2>Why: the run analysed</h2>\n<p class=\"note\">The sections below are <code>mmsafe analyze</code>'s, computed from the same stored attempts (docs/analyze.md).</p>\n</section>\n");
+        crate::analysis::analysis_sections(&mut out, a);
+    }
     extras(&mut out, s);
     definitions(&mut out, s);
     out.push_str("</body>\n</html>\n");

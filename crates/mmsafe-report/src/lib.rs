@@ -15,7 +15,7 @@ mod terminal;
 
 pub use analysis::{render_analysis_html, render_analysis_json, render_analysis_text};
 pub use diff::{render_diff, render_diff_json};
-pub use html::render_html;
+pub use html::{render_html, render_html_with_analysis};
 pub use markdown::render_markdown;
 pub use model::{human_line, safety_utility_rows, SU_HEADER};
 pub use terminal::render_terminal;

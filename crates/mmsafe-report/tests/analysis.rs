@@ -8,8 +8,11 @@ mod common;
 
 use common::{chromium, run_with_limit};
 use mmsafe_core::{Case, Expect, Hazard, Image, Label, Message, Part, Response, Verdict};
-use mmsafe_metrics::{Analysis, Bootstrap};
-use mmsafe_report::{render_analysis_html, render_analysis_json, render_analysis_text};
+use mmsafe_metrics::{summarize, Analysis, Bootstrap, SummaryOptions};
+use mmsafe_report::{
+    render_analysis_html, render_analysis_json, render_analysis_text, render_html,
+    render_html_with_analysis,
+};
 use mmsafe_store::{
     attempt_key, AnalyzeRequest, AttemptError, NewAttempt, NewCase, NewRun, Plan, RequestSummary,
     Store,
@@ -616,6 +619,30 @@ fn text_and_json_carry_every_section() {
         j["ranking"]["broken_under_every_attack"][0]["base_case_id"],
         "h1"
     );
+}
+
+/// `mmsafe report --format html` carries the same four figures as the
+/// analysis page (issue 18: "the HTML report shows the four plots"); without
+/// an analysis it is the plain report, byte for byte.
+#[test]
+fn the_run_report_carries_the_four_figures() {
+    let a = analysis();
+    let s = summarize(&a.run_id, &[], &SummaryOptions::default());
+    let page = render_html_with_analysis(&s, Some(&a));
+    for figure in ["fig-forest", "fig-heatmap", "fig-readability", "fig-frontier"] {
+        assert!(page.contains(figure), "report lacks {figure}");
+    }
+    let standalone = render_analysis_html(&a);
+    let forest = tag_with(&standalone, "class=\"row\" data-attack=\"figstep\"");
+    assert_eq!(
+        tag_with(&page, "class=\"row\" data-attack=\"figstep\""),
+        forest,
+        "the report's forest plot differs from analyze's"
+    );
+    assert!(page.contains("svg.chart .front"), "the figures' style is missing");
+    assert_eq!(page.matches("<body>").count(), 1);
+    assert_eq!(render_html_with_analysis(&s, None), render_html(&s));
+    assert!(!render_html(&s).contains("fig-forest"));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use crate::cmd::runs::{incomplete_note, load_calibrations, planned, summarize_run};
 use crate::exit::Outcome;
 use anyhow::Context as _;
+use mmsafe_store::AnalyzeRequest;
 use std::path::PathBuf;
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +58,25 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
     let recorded = store.count_attempts(&run.id)?;
     // A run that stopped early must not read like a finished one.
     let note = incomplete_note(&run, recorded);
+    // The HTML page also carries `mmsafe analyze`'s four figures; a run the
+    // analysis cannot read (nothing judged yet) still gets its report.
+    let analysis = if matches!(args.format, Format::Html) || args.html.is_some() {
+        match store.analyze(&AnalyzeRequest {
+            run: &run.id,
+            baseline: None,
+            judge,
+            bootstrap: Default::default(),
+        }) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("note: the HTML report has no analysis figures: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let html = || mmsafe_report::render_html_with_analysis(&summary, analysis.as_ref());
     let text = match args.format {
         Format::Md => {
             let body = mmsafe_report::render_markdown(&summary);
@@ -83,13 +103,13 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
                 None => body,
             }
         }
-        Format::Html => mmsafe_report::render_html(&summary),
+        Format::Html => html(),
     };
     if let (Some(n), Format::Html | Format::Json) = (&note, args.format) {
         eprintln!("note: {n}");
     }
     if let Some(p) = &args.html {
-        std::fs::write(p, mmsafe_report::render_html(&summary))
+        std::fs::write(p, html())
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
     match &args.out {

@@ -11,7 +11,7 @@ use mmsafe_metrics::analysis::{Group, Uplift};
 use mmsafe_metrics::Analysis;
 use std::fmt::Write as _;
 
-const EXTRA_STYLE: &str = r#"
+pub(crate) const EXTRA_STYLE: &str = r#"
 svg.chart .zero { stroke: #111111; stroke-width: 1.5; }
 svg.chart .dot { fill: #1f5fa8; }
 svg.chart .front { stroke: #15803d; stroke-width: 2; stroke-dasharray: 6 4; }
@@ -44,12 +44,7 @@ pub fn render_analysis_html(a: &Analysis) -> String {
         esc(a.judge.as_deref().unwrap_or("none")),
         esc(a.defense.as_deref().unwrap_or("none"))
     );
-    uplift(&mut out, a);
-    heatmap(&mut out, a);
-    backbone(&mut out, a);
-    reliance(&mut out, a);
-    defenses(&mut out, a);
-    ranking(&mut out, a);
+    sections(&mut out, a);
     let _ = writeln!(
         out,
         "<footer>\n<p class=\"note\">Rates carry Wilson 95% intervals; differences carry paired bootstrap 95% intervals over base cases ({} resamples, seed {:#x}); p-values are exact McNemar tests, Holm-adjusted across the attacks of a table. Undecided verdicts and errors are left out of every rate. Recompute with <code>mmsafe analyze {}</code>.</p>\n</footer>\n</body>\n</html>",
@@ -58,6 +53,18 @@ pub fn render_analysis_html(a: &Analysis) -> String {
         esc(&a.run_id)
     );
     out
+}
+
+/// Every analysis section, figures first in each; shared by this page and
+/// the run report (`mmsafe report --format html`), so both show the same
+/// four figures from the same code.
+pub(crate) fn sections(out: &mut String, a: &Analysis) {
+    uplift(out, a);
+    heatmap(out, a);
+    backbone(out, a);
+    reliance(out, a);
+    defenses(out, a);
+    ranking(out, a);
 }
 
 fn uplift_table(out: &mut String, caption: &str, rows: &[Uplift]) {

@@ -5,6 +5,7 @@ mod html;
 mod plots;
 mod text;
 
+pub(crate) use html::{sections as analysis_sections, EXTRA_STYLE};
 pub use html::render_analysis_html;
 pub use text::render_analysis_text;
 
