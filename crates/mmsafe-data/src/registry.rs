@@ -72,6 +72,10 @@ pub fn parse(spec: &str) -> Result<(SuiteSpec, &'static Loader), DataError> {
     Ok((parsed, loader))
 }
 
+/// The `tracing` target of the event every [`open`] emits, with the suite
+/// spec in field `suite`.
+pub const OPEN_EVENT: &str = "mmsafe_data::open";
+
 /// Build the source a suite spec names.
 pub fn open(spec: &str, opts: &LoadOptions) -> Result<Box<dyn Source>, DataError> {
     let (parsed, loader) = parse(spec)?;
@@ -88,6 +92,10 @@ pub fn open(spec: &str, opts: &LoadOptions) -> Result<Box<dyn Source>, DataError
         params: &params,
         opts: &opts,
     })?;
+    // One event per source built: a scan should build each suite once, and
+    // a test counts these events to hold it to that (mmsafe-cli's
+    // `tests/scan_once.rs`).
+    tracing::debug!(target: OPEN_EVENT, suite = %spec.trim(), "suite built");
     Ok(Box::new(crate::options::Summarized {
         inner,
         skipped: opts.skipped,

@@ -202,6 +202,11 @@ impl PgStore {
                 Migrate::Pg(e) => pg_err(&display, &url_owned, e),
                 Migrate::Store(e) => e,
             })?;
+            // The SQLite store's open event, so one count covers both
+            // backends; `display` has no credentials.
+            // (Bound first: tracing's macros shadow a local named `display`.)
+            let store = display.as_str();
+            tracing::debug!(target: mmsafe_store::OPEN_EVENT, store, "run store opened");
             Ok(PgStore {
                 client: std::sync::Mutex::new(Some(client)),
                 url: url_owned,

@@ -178,6 +178,11 @@ pub struct Store {
     known_images: HashSet<String>,
 }
 
+/// The `tracing` target of the event every open of a run store emits (SQLite
+/// here, PostgreSQL in `mmsafe-store-pg`), with the store in field `store`
+/// (a PostgreSQL URL without its credentials).
+pub const OPEN_EVENT: &str = "mmsafe_store::open";
+
 /// How long a writer queues for a store another process is writing.
 const BUSY_WAIT: Duration = Duration::from_secs(60);
 
@@ -188,6 +193,10 @@ impl Store {
         let display = path.display().to_string();
         let mut conn = Connection::open(&path).map_err(|e| StoreError::from(e).at(&display))?;
         Self::configure(&mut conn, &display).map_err(|e| e.at(&display))?;
+        // One event per open, under a target of its own: a command should
+        // open its store once, and a test counts these events to hold it to
+        // that (mmsafe-cli's `tests/scan_once.rs`).
+        tracing::debug!(target: OPEN_EVENT, store = %path.display(), "run store opened");
         Ok(Store {
             conn,
             path,
