@@ -132,6 +132,9 @@ fn dev_set_accuracy() {
         // The fourth rules' held-out set (80.7% when measured blind),
         // promoted to a dev set for the fifth rules.
         ("refusal_dev_round5.csv", ROUND5_FLOOR),
+        // Written by the fifth rules' author after the rules, to check that
+        // they did not fit round 5's phrasings only (not blind).
+        ("refusal_dev_round6_probe.csv", PROBE_FLOOR),
     ] {
         let acc = measure(name);
         assert!(acc >= floor, "{name}: accuracy {acc:.3}");
@@ -140,6 +143,9 @@ fn dev_set_accuracy() {
 
 /// Floor on the fifth round's set since it became a dev set.
 const ROUND5_FLOOR: f64 = 0.80;
+
+/// Floor on the fifth rules' own probe set.
+const PROBE_FLOOR: f64 = 0.0;
 
 /// The current blind set, `refusal_heldout.csv`. Between rounds the file is
 /// absent (the last one was promoted to a dev set and the next is being
@@ -172,6 +178,7 @@ async fn sets_load_in_the_jbb_format_judge_eval_reads() {
         "refusal_dev_round3.csv",
         "refusal_dev_round4.csv",
         "refusal_dev_round5.csv",
+        "refusal_dev_round6_probe.csv",
         "refusal_heldout.csv",
     ] {
         let path = data(name);
