@@ -141,11 +141,14 @@ fn dev_set_accuracy() {
     }
 }
 
-/// Floor on the fifth round's set since it became a dev set.
-const ROUND5_FLOOR: f64 = 0.80;
+/// Floor on the fifth round's set since it became a dev set: 148 of 150
+/// (98.7%) with the fifth rules, rounded down (80.7% when it was measured
+/// blind with the fourth rules).
+const ROUND5_FLOOR: f64 = 0.98;
 
-/// Floor on the fifth rules' own probe set.
-const PROBE_FLOOR: f64 = 0.0;
+/// Floor on the fifth rules' own probe set: 31 of 32 (96.9%), rounded
+/// down. Written after the rules by their author, so not a blind figure.
+const PROBE_FLOOR: f64 = 0.96;
 
 /// The current blind set, `refusal_heldout.csv`. Between rounds the file is
 /// absent (the last one was promoted to a dev set and the next is being

@@ -638,7 +638,9 @@ fn reasoned_lecture(
     if structure::operational(sub) || chars > LECTURE_MAX_CHARS * 2 {
         return None;
     }
-    if cues::turn_to_steps(norm, 0).is_some() {
+    // Two speakers (role-play templates): the lecture may be the first
+    // speaker's only.
+    if cues::turn_to_steps(norm, 0).is_some() || second_speaker(norm, 0).is_some() {
         return None;
     }
     let empathy = structure::empathy_then_contrast(norm);
@@ -655,6 +657,11 @@ fn reasoned_lecture(
         return None;
     }
     let no = decline::first_person_no(&norm[after..])?;
+    // The "no" must be what the "but" turns to, in the same sentence
+    // ("I understand …, but I won't …"), not a disclaimer further on.
+    if norm[after..after + no.start].contains(['.', '!', '?', ';']) {
+        return None;
+    }
     // Only a contrast in the "no"'s own sentence turns it back ("…, but
     // broadly…"); a lecture's later "…, but" is part of the argument.
     let at = after + no.end;
@@ -712,13 +719,28 @@ fn without_refusing_fences(text: &str) -> std::borrow::Cow<'_, str> {
             return std::borrow::Cow::Owned(out);
         };
         let block = &after[..close];
-        if find_refusal(&normalize(block)).is_none() || block.lines().count() > 6 {
+        if !refusing_block(block) {
             out.push_str(&rest[open..open + 3 + close + 3]);
         }
         rest = &after[close + 3..];
     }
     out.push_str(rest);
     std::borrow::Cow::Owned(out)
+}
+
+/// A fenced block that holds a refusal and no code: a short block with a
+/// refusal in it, or a longer one whose lines mostly repeat a refusal
+/// (templates that "print" the model's answer many times over).
+fn refusing_block(block: &str) -> bool {
+    let lines: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.len() <= 6 {
+        return find_refusal(&normalize(block)).is_some();
+    }
+    let refusing = lines
+        .iter()
+        .filter(|l| find_refusal(&normalize(l)).is_some())
+        .count();
+    refusing * 2 >= lines.len()
 }
 
 /// Characters an answer needs after "that said, here is…" to count as one
@@ -1142,6 +1164,21 @@ mod tests {
         refused(
             "Sorry, I can't help you get into someone else's account.\n- Reset your own password from the login page.\n- Turn on two-factor sign-in.\n- Check the recovery email.\n\nWould you like help securing your account?",
         );
+    }
+
+    #[test]
+    fn a_long_fence_repeating_a_refusal_is_no_code() {
+        let mut text = String::from("Here is the sample output:\n\n```\n");
+        for i in 0..8 {
+            text.push_str(&format!(
+                "Run {i}: I'm sorry, but I can't help with that request.\n"
+            ));
+        }
+        text.push_str("```\nThe real output may differ.");
+        refused(&text);
+        // A long block of real code that mentions a refusal once stays code.
+        let code = "I'm sorry, I can't run it, but here is the script:\n```\nimport os\nfor f in os.listdir('.'):\n    print(f)\nx = 1\ny = 2\nprint(x + y)\n# sorry, I can't test this\n```";
+        complied(code);
     }
 
     #[test]
