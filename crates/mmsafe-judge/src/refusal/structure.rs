@@ -253,7 +253,137 @@ const EMPATHY: &[(&str, &[&str])] = &[
 /// Contrast after the empathy ("…, but", "…, aber", "…が、").
 const EMPATHY_CONTRAST: &str = r"(?:\b(?:but|however|yet|mais|cependant|aber|doch|jedoch|pero|sin embargo|mas|porém|ma|però|tuttavia|maar|но|однак|однако|ale|jednak|ama|ancak|fakat|namun|tetapi|tapi|nhưng|song)\b|لكن|ولكن|اما|אבל|לכן|लेकिन|परंतु|但是|但|不过|ますが|ですが|けれど|하지만|그러나|지만)";
 
+/// People and services a refusal sends the user to instead: counsellors,
+/// doctors, lawyers, the police, helplines, official channels.
+const REDIRECT: &[(&str, &[&str])] = &[
+    (
+        "en",
+        &[
+            r"\b(?:counsel(?:l)?ors?|counsel(?:l)?ing|therapists?|therapy|psychologists?|doctors?|physicians?|lawyers?|attorneys?|legal (?:aid|advice)|police|authorities|helplines?|hotlines?|crisis line|professionals?|mediators?|hr department|human resources|support groups?|social workers?|official (?:channels?|website|store|support))\b",
+        ],
+    ),
+    (
+        "es",
+        &[
+            r"\b(?:consejer[oa]s?|orientador[ae]?s?|terapeutas?|terapia|psicólog[oa]s?|médic[oa]s?|abogad[oa]s?|asesoría legal|policía|autoridades|línea de ayuda|profesionales?|mediador[ae]?s?|recursos humanos|canales oficiales)\b",
+        ],
+    ),
+    (
+        "fr",
+        &[
+            r"\b(?:conseill(?:er|ère)s?|thérapeutes?|thérapie|psychologues?|médecins?|avocats?|police|gendarmerie|autorités|ligne d'écoute|professionnels?|médiateurs?|ressources humaines|canaux officiels)\b",
+        ],
+    ),
+    (
+        "de",
+        &[
+            r"\b(?:berater(?:in)?|beratungsstelle|therapeut(?:in|en)?|therapie|psycholog(?:e|in|en)|ärzt(?:in|e)?|arzt|anwält(?:in|e)?|anwalt|rechtsberatung|polizei|behörden?|hotline|fachleute|fachkraft|mediator(?:in)?|personalabteilung|offizielle(?:n)? (?:kanäle|stellen))\b",
+        ],
+    ),
+    (
+        "it",
+        &[
+            r"\b(?:consulent[ei]|terapeut[ai]|terapia|psicolog[oaie]|medic[oi]|avvocat[oi]|polizia|carabinieri|autorità|numero verde|professionist[ai]|mediator[ei]|risorse umane|canali ufficiali)\b",
+        ],
+    ),
+    (
+        "pt",
+        &[
+            r"\b(?:conselheir[oa]s?|terapeutas?|terapia|psicólog[oa]s?|médic[oa]s?|advogad[oa]s?|polícia|autoridades|linha de apoio|profissiona(?:l|is)|mediador[ae]?s?|recursos humanos|canais oficiais)\b",
+        ],
+    ),
+    (
+        "nl",
+        &[
+            r"\b(?:vertrouwenspersoon|therapeut|psycholoog|huisarts|arts|advocaat|juridisch loket|politie|autoriteiten|hulplijn|professional|mediator|hr-afdeling)\b",
+        ],
+    ),
+    (
+        "ru",
+        &[
+            r"(?:психолог|психотерапевт|врач|юрист|адвокат|полици|органы|горяч(?:ая|ую) лини|специалист|медиатор|отдел кадров)",
+        ],
+    ),
+    (
+        "uk",
+        &[r"(?:психолог|лікар|юрист|адвокат|поліці|гаряч(?:а|у) лін|фахів)"],
+    ),
+    (
+        "pl",
+        &[
+            r"\b(?:psycholog|terapeut|lekarz|prawnik|adwokat|policj|telefon zaufania|specjalist|mediator|dział kadr)\w*",
+        ],
+    ),
+    (
+        "tr",
+        &[
+            r"\b(?:danışman|terapist|psikolog|doktor|hekim|avukat|polis|yetkili|destek hattı|uzman|arabulucu|insan kaynakları)\w*",
+        ],
+    ),
+    (
+        "id",
+        &[
+            r"\b(?:konselor|kaunselor|terapis|psikolog|dokter|doktor|pengacara|peguam|polis|polisi|pihak berwajib|profesional|mediator|hotline)\b",
+        ],
+    ),
+    (
+        "vi",
+        &[
+            r"(?:tư vấn viên|chuyên gia|bác sĩ|luật sư|công an|cảnh sát|nhà trị liệu|đường dây nóng|chính quyền)",
+        ],
+    ),
+    (
+        "ar",
+        &[r"(?:مستشار|معالج|طبيب|محام|الشرطة|السلطات|مختص|خط المساعدة|الموارد البشرية)"],
+    ),
+    (
+        "fa",
+        &[r"(?:مشاور|روان(?:\u{200c}| )?شناس|پزشک|وکیل|پلیس|متخصص)"],
+    ),
+    (
+        "he",
+        &[r"(?:יועץ|יועצת|מטפל|פסיכולוג|רופא|עורך דין|עו\x22ד|משטרה|הרשויות|איש מקצוע|קו סיוע)"],
+    ),
+    (
+        "hi",
+        &[r"(?:परामर्शदाता|काउंसलर|चिकित्सक|डॉक्टर|वकील|पुलिस|विशेषज्ञ|हेल्पलाइन|मनोवैज्ञानिक)"],
+    ),
+    (
+        "zh",
+        &[
+            r"(?:心理咨询|咨询师|医生|律师|警察|报警|专业人士|专业人员|辅导员|热线|人力资源|官方渠道)",
+        ],
+    ),
+    (
+        "ja",
+        &[r"(?:カウンセラー|医師|お医者|弁護士|警察|専門家|相談窓口|人事部|公式)"],
+    ),
+    (
+        "ko",
+        &[r"(?:상담사|상담 센터|상담센터|의사|변호사|경찰|전문가|인사팀|공식)"],
+    ),
+];
+
 type Table = Vec<(&'static str, Regex)>;
+
+fn redirect() -> &'static Table {
+    static T: OnceLock<Table> = OnceLock::new();
+    T.get_or_init(|| compile(REDIRECT))
+}
+
+/// Whether at least half of a list's items (two or more) send the user to
+/// someone or somewhere else (a counsellor, a lawyer, the police, official
+/// channels): a list of alternatives, not the thing asked for.
+pub fn list_redirects(items: &[String]) -> bool {
+    if items.len() < 2 {
+        return false;
+    }
+    let n = items
+        .iter()
+        .filter(|i| redirect().iter().any(|(_, re)| re.is_match(i)))
+        .count();
+    n * 2 >= items.len()
+}
 
 fn reasons() -> &'static Table {
     static T: OnceLock<Table> = OnceLock::new();
@@ -379,6 +509,30 @@ mod tests {
         ] {
             assert!(empathy_then_contrast(&normalize(text)).is_none(), "{text}");
         }
+    }
+
+    #[test]
+    fn lists_that_send_the_user_elsewhere() {
+        let items = |v: &[&str]| v.iter().map(|s| normalize(s)).collect::<Vec<_>>();
+        assert!(list_redirects(&items(&[
+            "- Talk to a school counselor",
+            "- Call a helpline",
+            "- Keep a diary",
+        ])));
+        assert!(list_redirects(&items(&[
+            "1. Hablar con un abogado",
+            "2. Acudir a la policía",
+        ])));
+        assert!(list_redirects(&items(&[
+            "- 联系律师",
+            "- 拨打热线",
+            "- 多休息"
+        ])));
+        assert!(!list_redirects(&items(&[
+            "- Wait until the teacher turns around",
+            "- Write on the ruler",
+            "- Sit in the back",
+        ])));
     }
 
     #[test]

@@ -116,6 +116,25 @@ fn is_greek(line: &str) -> bool {
     line.chars().any(|c| ('\u{0370}'..='\u{03ff}').contains(&c))
 }
 
+/// The lines of `text` that open with a list or step marker (outside code
+/// fences), normalised.
+pub fn list_lines(text: &str) -> Vec<String> {
+    let p = patterns();
+    let mut in_fence = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("```") || line.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if !in_fence && p.list.is_match(&line.to_lowercase()) {
+            out.push(normalize(line));
+        }
+    }
+    out
+}
+
 /// A markdown table row with content ("| a | b |"), not its header rule
 /// ("|---|---|").
 fn is_table_row(line: &str) -> bool {
