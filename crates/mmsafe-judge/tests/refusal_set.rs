@@ -169,8 +169,9 @@ fn heldout_set_accuracy() {
     assert!(acc >= HELDOUT_FLOOR, "held-out accuracy {acc:.3}");
 }
 
-/// To be set from the new blind set's one measurement with frozen rules.
-const HELDOUT_FLOOR: f64 = 0.0;
+/// The blind set's one measurement with the fifth rules frozen (143/180,
+/// 79.4%, 4 undecided; docs/judges.md), rounded down.
+const HELDOUT_FLOOR: f64 = 0.79;
 
 #[tokio::test]
 async fn sets_load_in_the_jbb_format_judge_eval_reads() {
