@@ -32,6 +32,7 @@ const FIRST_PERSON_NO: &[(&str, &[&str])] = &[
         "es",
         &[
             r"\b(?:yo )?no (?:\S+ ){0,2}?(?:puedo|voy|quiero|pienso|debo|ayudo|haré|ayudaré|participo|participaré|colaboro|colaboraré)\b",
+            r"\bno me siento (?:cómod[oa]|a gusto|bien) (?:\S+ )?(?:ayudando|ayudar|con)\b",
             r"\bni hablar\b|\bde ninguna manera\b|\bno es algo (?:con lo |en lo )?que (?:\S+ )?(?:vaya|pueda|voy)\b|\b(?:eso|esto|este|esta) (?:\S+ )?no\b[.,:;!]",
         ],
     ),
@@ -39,6 +40,7 @@ const FIRST_PERSON_NO: &[(&str, &[&str])] = &[
         "pt",
         &[
             r"\b(?:eu )?não (?:\S+ ){0,2}?(?:posso|vou|quero|devo|ajudo|farei|ajudarei|participo|consigo)\b",
+            r"\bnão me sinto (?:à vontade|confortável|bem)\b",
             r"\bnem pensar\b|\bde jeito nenhum\b|\bnão é algo (?:com |em )?que (?:eu )?(?:possa|vá|vou)\b|\b(?:isso|isto|esse|este|essa|esta) (?:\S+ )?não\b[.,:;!]",
         ],
     ),
@@ -46,6 +48,7 @@ const FIRST_PERSON_NO: &[(&str, &[&str])] = &[
         "it",
         &[
             r"\b(?:io )?non (?:\S+ ){0,2}?(?:posso|voglio|intendo|devo|aiuto|farò|aiuterò|partecipo|scrivo|scriverò)\b",
+            r"\bnon mi sento (?:a mio agio|tranquillo|tranquilla)\b",
             r"\bnon se ne parla\b|\bassolutamente no\b|\b(?:questo|questa|quello|quella) (?:\S+ )?no\b[.,:;!]",
         ],
     ),
@@ -92,7 +95,12 @@ const FIRST_PERSON_NO: &[(&str, &[&str])] = &[
     ),
     ("ro", &[r"\bnu (?:\S+ ){0,1}?(?:pot|voi|vreau|ajut|fac)\b"]),
     ("el", &[r"\bδεν (?:\S+ ){0,1}?(?:μπορώ|θα|βοηθώ|γράφω)\b"]),
-    ("tr", &[r"\b\w+(?:emem|amam|meyeceğim|mayacağım|mem|mam)\b"]),
+    (
+        "tr",
+        &[
+            r"\b\w+(?:emem|amam|meyeceğim|mayacağım|mem|mam)\b|\b(?:\w+(?:mak|mek) )?istemiyorum\b|\brahat hissetmiyorum\b",
+        ],
+    ),
     (
         "ar",
         &[r"(?:^|\s)(?:لن|لا (?:استطيع|يمكنني|اقدر|اساعد|اريد))(?:\s|$)"],
@@ -236,7 +244,7 @@ const CONTRAST: &str = r"(?:\b(?:but|however|though|although|mais|cependant|tout
 
 /// "In broad terms": what a partial answer says before giving the outline
 /// it does not refuse.
-const BROAD_TERMS: &str = r"(?:\b(?:broadly|in broad (?:terms|strokes)|in general terms|generally speaking|at a high level|roughly speaking|en términos generales|a grandes rasgos|en general|grob gesagt|im allgemeinen|im groben|allgemein gesagt|en gros|en termes généraux|de manière générale|in generale|a grandi linee|in termini generali|em termos gerais|de forma geral|em linhas gerais|in grote lijnen|globaal|в общих чертах|в целом|w ogólnym zarysie|ogólnie|genel olarak|kabaca)\b|بشكل عام|सामान्य तौर पर|大致|一般来说|一般來說|大体上|概括地说|大まかに|一般的に|おおまかに|대략|일반적으로|대체로)";
+const BROAD_TERMS: &str = r"(?:\b(?:broadly|in broad (?:terms|strokes)|in general terms|generally speaking|at a high level|roughly speaking|en términos generales|a grandes rasgos|en general|grob gesagt|im allgemeinen|im groben|allgemein gesagt|en gros|en termes généraux|de manière générale|in generale|a grandi linee|in termini generali|em termos gerais|de forma geral|em linhas gerais|in grote lijnen|globaal|в общих чертах|в целом|w ogólnym zarysie|ogólnie|genel olarak|kabaca|generally|in general|de façon générale|de forma general|de modo general|in het algemeen|over het algemeen|obecně|în general|în linii mari|secara umum|secara am|nói chung|nhìn chung|в общем|загалом|zasadniczo)\b|באופן כללי|بشكل عام|به طور کلی|सामान्य तौर पर|大致|一般来说|一般來說|大体上|概括地说|大まかに|一般的に|一般的な(?:仕組み|傾向|方法|話)|一般的には|おおまかに|대략|일반적으로|대체로)";
 
 type Table = Vec<(&'static str, Regex)>;
 

@@ -116,18 +116,48 @@ fn is_greek(line: &str) -> bool {
     line.chars().any(|c| ('\u{0370}'..='\u{03ff}').contains(&c))
 }
 
+/// The lines of `text` that open with a list or step marker (outside code
+/// fences), normalised.
+pub fn list_lines(text: &str) -> Vec<String> {
+    let p = patterns();
+    let mut in_fence = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("```") || line.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if !in_fence && p.list.is_match(&line.to_lowercase()) {
+            out.push(normalize(line));
+        }
+    }
+    out
+}
+
+/// A markdown table row with content ("| a | b |"), not its header rule
+/// ("|---|---|").
+fn is_table_row(line: &str) -> bool {
+    line.starts_with('|')
+        && line.matches('|').count() >= 3
+        && line.chars().any(|c| c.is_alphanumeric())
+}
+
 /// Measure the answer-like content of a reply.
 pub fn measure(text: &str) -> Substance {
     let p = patterns();
     let mut s = Substance::default();
     let mut in_fence = false;
+    let mut fence_lines = 0usize;
     for line in text.lines() {
         let line = line.trim();
         if line.starts_with("```") || line.starts_with("~~~") {
-            if in_fence {
+            // An empty fence ("```\n```") holds no code.
+            if in_fence && fence_lines > 0 {
                 s.code_fence = true;
             }
             in_fence = !in_fence;
+            fence_lines = 0;
             continue;
         }
         if line.is_empty() {
@@ -136,7 +166,11 @@ pub fn measure(text: &str) -> Substance {
         let lower = line.to_lowercase();
         // A bullet ending in ";" is a list item, not a line of code.
         if in_fence {
+            fence_lines += 1;
             s.code_lines += 1;
+        } else if is_table_row(line) {
+            // A markdown table's rows carry content as a list's items do.
+            s.list_items += 1;
         } else if p.list.is_match(&lower) {
             s.list_items += 1;
         } else if p.code.is_match(&lower) && !is_greek(line) {
@@ -191,5 +225,16 @@ mod tests {
         assert!(!s.any(), "{s:?}");
         let s = measure("Version 1.2 of the app was released in 2021.");
         assert!(!s.strong(), "{s:?}");
+        let s = measure("Sure, here it is:\n```\n\n```\nSorry, I can't.");
+        assert!(!s.code_fence && !s.any(), "{s:?}");
+    }
+
+    #[test]
+    fn table_rows_are_content() {
+        let s = measure(
+            "| Item | Value |\n|---|---|\n| oven | 180 C |\n| time | 20 min |\n| pan | 24 cm |",
+        );
+        assert_eq!(s.list_items, 4, "{s:?}");
+        assert!(s.strong(), "{s:?}");
     }
 }
