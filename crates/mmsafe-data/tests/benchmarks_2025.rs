@@ -527,6 +527,26 @@ fn mmdt_reads_parquet_splits_with_embedded_images() {
 }
 
 #[test]
+fn mmdt_numbers_rows_across_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = fixture("mmdt/safety/typography-00000-of-00001.parquet");
+    for shard in ["00000", "00001"] {
+        let to = dir
+            .path()
+            .join(format!("typography-{shard}-of-00002.parquet"));
+        std::fs::copy(&from, to).unwrap();
+    }
+    let cs = cases(&spec("mmdt", dir.path()));
+    let want: Vec<String> = (0..6).map(|n| format!("mmdt-typography-{n}")).collect();
+    assert_eq!(ids(&cs), want);
+    assert_eq!(cs[4].metadata["index"], 4);
+    assert!(cs[4].metadata["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("typography-00001-of-00002.parquet: row 1"));
+}
+
+#[test]
 fn mmdt_category_keywords() {
     use mmsafe_data::loaders::mmdt::category_hazard;
     for (label, want) in [

@@ -91,8 +91,9 @@ pub fn category_hazard(category: &str) -> Option<Hazard> {
 
 struct Ctx {
     source: String,
-    /// (file, split) in split order, then shard order.
-    files: Vec<(PathBuf, &'static str)>,
+    /// (file, split, number of the file's first row within its split), in
+    /// split order, then shard order.
+    files: Vec<(PathBuf, &'static str, usize)>,
     fallback: Hazard,
     text_only: bool,
     opts: LoadOptions,
@@ -119,10 +120,24 @@ fn build(input: &Input<'_>) -> Result<Box<dyn Source>, DataError> {
         .params
         .bool("text_only")
         .map_err(|e| common::param_error(input, e))?;
-    let files = find_files(input.path, &keep)?;
+    // Row numbers count across the shards of a split, as `datasets` does.
+    let mut files = Vec::new();
     let mut len = 0usize;
-    for (f, _) in &files {
-        len += check_file(f)?;
+    let mut split_rows: Vec<(&str, usize)> = Vec::new();
+    for (f, split) in find_files(input.path, &keep)? {
+        let rows = check_file(&f)?;
+        len += rows;
+        let first = match split_rows.iter_mut().find(|(s, _)| *s == split) {
+            Some((_, n)) => {
+                *n += rows;
+                *n - rows
+            }
+            None => {
+                split_rows.push((split, rows));
+                0
+            }
+        };
+        files.push((f, split, first));
     }
     let ctx = Arc::new(Ctx {
         source: input.spec.to_string(),
@@ -244,31 +259,10 @@ fn check_file(file: &Path) -> Result<usize, DataError> {
 
 fn cases(ctx: Arc<Ctx>) -> CaseIter {
     let files = ctx.files.clone();
-    let mut offsets: Vec<usize> = Vec::with_capacity(files.len());
-    {
-        // Row numbers count across the shards of a split, as `datasets` does.
-        let mut seen: Vec<(&str, usize)> = Vec::new();
-        for (f, split) in &files {
-            let n = match seen.iter_mut().find(|(s, _)| s == split) {
-                Some(e) => e,
-                None => {
-                    seen.push((split, 0));
-                    seen.last_mut().expect("just pushed")
-                }
-            };
-            offsets.push(n.1);
-            n.1 += open(f)
-                .map(|r| usize::try_from(r.metadata().file_metadata().num_rows()).unwrap_or(0))
-                .unwrap_or(0);
-        }
-    }
     Box::new(
         files
             .into_iter()
-            .zip(offsets)
-            .flat_map(move |((file, split), offset)| {
-                read_file(&ctx, &file, split, offset).into_iter()
-            }),
+            .flat_map(move |(file, split, first)| read_file(&ctx, &file, split, first).into_iter()),
     )
 }
 
