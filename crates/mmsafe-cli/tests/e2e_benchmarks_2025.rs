@@ -68,6 +68,7 @@ async fn datasets_commands_know_the_new_loaders() {
         "hades",
         "omnisafebench-mm",
         "safebench-mm",
+        "mmdt",
     ] {
         assert!(all.contains(&format!("\"{name}\"")), "missing `{name}`");
     }
@@ -98,6 +99,8 @@ async fn datasets_commands_know_the_new_loaders() {
             3,
             3,
         ),
+        // Parquet with the images embedded in the file.
+        (format!("mmdt:{}", fixture("mmdt").display()), 6, 6),
     ] {
         let out = run_in(d, args(&["datasets", "validate", &spec, "--json"])).await;
         assert!(out.status.success(), "{spec}: {}", text(&out.stderr));

@@ -23,10 +23,16 @@ pub fn load(path: &Path, loc: &str) -> Result<Image, DataError> {
             ),
         )
     })?;
+    from_bytes(bytes, &format!("image `{file}`"), loc)
+}
+
+/// Check encoded image bytes the row carries itself (a dataset that embeds
+/// its images); `what` names them in errors (`image `a.png``, a column).
+pub fn from_bytes(bytes: Vec<u8>, what: &str, loc: &str) -> Result<Image, DataError> {
     let Some(media_type) = mmsafe_core::case::sniff_media_type(&bytes) else {
         return Err(DataError::new(
             loc,
-            format!("image `{file}`: not a PNG, JPEG, GIF, WebP or BMP file"),
+            format!("{what}: not a PNG, JPEG, GIF, WebP or BMP file"),
         ));
     };
     let format = match media_type {
@@ -37,6 +43,6 @@ pub fn load(path: &Path, loc: &str) -> Result<Image, DataError> {
         _ => image::ImageFormat::Bmp,
     };
     image::load_from_memory_with_format(&bytes, format)
-        .map_err(|e| DataError::new(loc, format!("image `{file}`: cannot decode: {e}")))?;
+        .map_err(|e| DataError::new(loc, format!("{what}: cannot decode: {e}")))?;
     Ok(Image::new(bytes, media_type))
 }

@@ -33,6 +33,7 @@ pub static LOADERS: &[&Loader] = &[
     &loaders::hades::LOADER,
     &loaders::omnisafebench_mm::LOADER,
     &loaders::safebench_mm::LOADER,
+    &loaders::mmdt::LOADER,
     &loaders::generic::CSV_LOADER,
     &loaders::generic::JSONL_LOADER,
     &loaders::manifest::LOADER,

@@ -11,6 +11,7 @@ pub mod jailbreakv;
 pub mod jbb;
 pub mod manifest;
 pub mod mm_harmfulbench;
+pub mod mmdt;
 pub mod mmsafetybench;
 pub mod mossbench;
 pub mod mssbench;
