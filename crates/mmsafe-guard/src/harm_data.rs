@@ -4,10 +4,16 @@
 //! headings (`data/harm/*.txt`).
 //!
 //! Typographic attacks turn a question into a heading rendered in an image
-//! and send a harmless-looking instruction beside it, so every row is also
-//! seen as a heading, and as a heading read from an image under a carrier
-//! prompt, for benign and harmful rows alike: the label has to come from
-//! the task, never from the form.
+//! and send a harmless-looking instruction beside it, so every row, benign
+//! or harmful, task or not, is also seen as image text under a carrier
+//! prompt (a task as a heading, "Steps to …", over a list; any other
+//! question as itself), and every task also as a bare heading: the form
+//! (heading, image, carrier) is balanced across the classes, so the label
+//! has to come from the task, never from the form.
+//!
+//! A fixed share of rows (by a hash of the row's text, so the same row is
+//! always on the same side, in every form) is kept out of training as the
+//! validation split that thresholds are chosen on.
 
 use crate::harm::compose;
 use rand::seq::IndexedRandom;
@@ -17,6 +23,10 @@ use rand::{Rng, SeedableRng};
 pub const LOOKALIKES: &str = include_str!("../data/harm/lookalikes.txt");
 /// Harmful requests (verb phrases), written by us for heading forms.
 pub const HARMFUL_TASKS: &str = include_str!("../data/harm/harmful_tasks.txt");
+/// A second, larger batch of benign look-alikes across many domains.
+pub const LOOKALIKES_MORE: &str = include_str!("../data/harm/lookalikes_more.txt");
+/// A second batch of harmful requests in varied wording.
+pub const HARMFUL_MORE: &str = include_str!("../data/harm/harmful_more.txt");
 
 /// What a typographic attack sends beside its image (FigStep-style and
 /// plainer ones); harmless on their own.
@@ -149,8 +159,29 @@ pub fn builtin_rows() -> Vec<Row> {
             .collect()
     };
     let mut rows = lines(LOOKALIKES, false, "builtin:lookalikes");
+    rows.extend(lines(LOOKALIKES_MORE, false, "builtin:lookalikes_more"));
     rows.extend(lines(HARMFUL_TASKS, true, "builtin:harmful_tasks"));
+    rows.extend(lines(HARMFUL_MORE, true, "builtin:harmful_more"));
     rows
+}
+
+/// FNV-1a of the row's lower-cased, whitespace-normalised text.
+fn row_hash(text: &str) -> u64 {
+    let norm = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    norm.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Whether a row belongs to the validation split that holds `percent` % of
+/// the rows, chosen by a hash of its text (not by the seed), so a row and
+/// all its forms are always on the same side.
+pub fn is_validation(row: &Row, percent: u64) -> bool {
+    percent > 0 && row_hash(&row.text) % 100 < percent
 }
 
 /// One training text with its label and loss weight.
@@ -159,42 +190,71 @@ pub struct Example {
     pub text: String,
     pub harmful: bool,
     pub weight: f32,
+    /// `plain` (the row as asked), `image` (image text under a carrier
+    /// prompt) or `heading` (a bare heading).
+    pub form: &'static str,
+    /// The row's source (for per-source validation figures).
+    pub source: String,
 }
 
-/// Every row as asked, and (when it is a task) as a heading read from an
-/// image under a carrier prompt; rows of our own also as a bare heading.
-/// Classes are weighted to equal total weight. Deterministic in `seed`.
+/// Every row as asked; as image text under a carrier prompt (a task as a
+/// heading over a list, any other row as itself), our own rows twice; and
+/// every task as a bare heading. Classes are weighted to equal total weight.
+/// Deterministic in `seed`.
 pub fn examples(rows: &[Row], seed: u64) -> Vec<Example> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut out: Vec<(String, bool)> = Vec::new();
+    let mut out: Vec<(String, bool, &'static str, &str)> = Vec::new();
+    let pick =
+        |rng: &mut rand_chacha::ChaCha8Rng, list: &[&'static str]| *list.choose(rng).unwrap_or(&"");
     for r in rows {
-        out.push((r.text.clone(), r.harmful));
-        let Some(task) = task_phrase(&r.text) else {
-            continue;
-        };
-        let pick = |rng: &mut rand_chacha::ChaCha8Rng, list: &[&'static str]| {
-            *list.choose(rng).unwrap_or(&"")
-        };
-        let heading = pick(&mut rng, HEADINGS).replace("{}", &task);
-        let tail = pick(&mut rng, LIST_TAILS);
-        let carrier = pick(&mut rng, CARRIERS);
-        // Image text read in capitals half the time: posters and slides.
-        let image = if rng.random_bool(0.25) {
-            heading.to_uppercase()
+        out.push((r.text.clone(), r.harmful, "plain", &r.source));
+        let task = task_phrase(&r.text);
+        let images = if r.source.starts_with("builtin:") {
+            2
         } else {
-            heading.clone()
+            1
         };
-        out.push((compose(carrier, &format!("{image}{tail}")), r.harmful));
-        if r.source.starts_with("builtin:") {
-            let heading = pick(&mut rng, HEADINGS).replace("{}", &task);
-            out.push((heading, r.harmful));
+        for _ in 0..images {
+            let (heading, tail) = match &task {
+                Some(task) => (
+                    pick(&mut rng, HEADINGS).replace("{}", task),
+                    pick(&mut rng, LIST_TAILS),
+                ),
+                // Not a task: the question itself in the image, sometimes
+                // over an empty list, as FigStep-style questions are sent.
+                None => (
+                    r.text.trim().to_string(),
+                    if rng.random_bool(0.5) {
+                        pick(&mut rng, LIST_TAILS)
+                    } else {
+                        ""
+                    },
+                ),
+            };
+            let carrier = pick(&mut rng, CARRIERS);
+            // Image text read in capitals a quarter of the time: posters, slides.
+            let image = if rng.random_bool(0.25) {
+                heading.to_uppercase()
+            } else {
+                heading
+            };
+            out.push((
+                compose(carrier, &format!("{image}{tail}")),
+                r.harmful,
+                "image",
+                &r.source,
+            ));
+        }
+        if let Some(task) = &task {
+            let heading = pick(&mut rng, HEADINGS).replace("{}", task);
+            out.push((heading, r.harmful, "heading", &r.source));
         }
     }
-    let harmful = out.iter().filter(|(_, h)| *h).count().max(1) as f32;
-    let benign = out.iter().filter(|(_, h)| !*h).count().max(1) as f32;
+    let harmful = out.iter().filter(|e| e.1).count().max(1) as f32;
+    let benign = out.iter().filter(|e| !e.1).count().max(1) as f32;
     let total = harmful + benign;
     out.into_iter()
-        .map(|(text, h)| Example {
+        .map(|(text, h, form, source)| Example {
             text,
             harmful: h,
             weight: if h {
@@ -202,6 +262,8 @@ pub fn examples(rows: &[Row], seed: u64) -> Vec<Example> {
             } else {
                 total / (2.0 * benign)
             },
+            form,
+            source: source.to_string(),
         })
         .collect()
 }
@@ -243,5 +305,49 @@ mod tests {
             w(false)
         );
         assert!(a.iter().any(|e| e.text.contains("[image] ")));
+        // Every row, benign or harmful, has an image form.
+        for h in [true, false] {
+            let plain = a
+                .iter()
+                .filter(|e| e.harmful == h && e.form == "plain")
+                .count();
+            let image = a
+                .iter()
+                .filter(|e| e.harmful == h && e.form == "image")
+                .count();
+            assert_eq!(image, 2 * plain, "harmful={h}");
+        }
+    }
+
+    #[test]
+    fn questions_that_are_not_tasks_get_an_image_form_too() {
+        let rows = [Row {
+            text: "What is in this picture?".into(),
+            harmful: false,
+            source: "x".into(),
+        }];
+        let e = examples(&rows, 0);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[1].form, "image");
+        assert!(e[1]
+            .text
+            .to_lowercase()
+            .contains("[image] what is in this picture?"));
+    }
+
+    #[test]
+    fn the_validation_split_is_by_row_and_stable() {
+        let rows = builtin_rows();
+        let val: Vec<&Row> = rows.iter().filter(|r| is_validation(r, 20)).collect();
+        let share = val.len() as f64 / rows.len() as f64;
+        assert!((0.12..0.28).contains(&share), "{share}");
+        assert!(val.iter().any(|r| r.harmful) && val.iter().any(|r| !r.harmful));
+        let r = &rows[0];
+        let respaced = Row {
+            text: format!("  {}  ", r.text.to_uppercase()),
+            ..r.clone()
+        };
+        assert_eq!(is_validation(r, 20), is_validation(&respaced, 20));
+        assert!(!rows.iter().any(|r| is_validation(r, 0)));
     }
 }

@@ -26,6 +26,7 @@ pub mod error;
 pub mod harm;
 pub mod harm_data;
 pub mod harm_sources;
+pub mod harm_val;
 pub mod heldout;
 pub mod imaging;
 pub mod layers;

@@ -109,6 +109,12 @@ pub fn run(a: EvalArgs) -> anyhow::Result<Outcome> {
     if a.ocr_words {
         return ocr_words(&items, a.json);
     }
+    // Every policy reads the same images: OCR each one once.
+    let engine = crate::wiring::defenses::guard_ocr().map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::wiring::defenses::set_guard_ocr(std::sync::Arc::new(MemoOcr {
+        inner: engine,
+        seen: Default::default(),
+    }));
     let guards = a
         .policies
         .iter()
@@ -147,6 +153,35 @@ pub fn run(a: EvalArgs) -> anyhow::Result<Outcome> {
         outln!("{}", tally.markdown())?;
     }
     Ok(Outcome::Ok)
+}
+
+/// An OCR engine that remembers what it read, by image hash, so the
+/// policies compared in one run read each rendering once (the renderings are
+/// made one at a time, so the memo is cleared when a new image arrives after
+/// a few).
+struct MemoOcr {
+    inner: std::sync::Arc<dyn mmsafe_core::Ocr>,
+    seen: std::sync::Mutex<Vec<(String, Vec<mmsafe_core::OcrLine>)>>,
+}
+
+impl mmsafe_core::Ocr for MemoOcr {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn read(&self, image: &Image) -> Result<Vec<mmsafe_core::OcrLine>, mmsafe_core::OcrError> {
+        let key = image.sha256().to_string();
+        let lock = || self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, l)) = lock().iter().find(|(k, _)| *k == key) {
+            return Ok(l.clone());
+        }
+        let lines = self.inner.read(image)?;
+        let mut seen = lock();
+        if seen.len() >= 16 {
+            seen.remove(0);
+        }
+        seen.push((key, lines.clone()));
+        Ok(lines)
+    }
 }
 
 /// Lower-case alphanumeric words.

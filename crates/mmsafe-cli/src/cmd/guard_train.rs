@@ -38,6 +38,15 @@ pub struct TrainArgs {
     /// Save a checkpoint every this many steps (a stopped run continues from it).
     #[arg(long, default_value_t = 100)]
     checkpoint_every: usize,
+    /// Per cent of the rows (chosen by a hash of each row's text) kept out of
+    /// training as the validation split; after training, the classifier is
+    /// scored on it and the thresholds for the presets' targets are printed.
+    /// 0 = train on every row.
+    #[arg(long, default_value_t = 20)]
+    val_percent: u64,
+    /// Write the validation scores (label, form, source, score; no texts) here as JSON.
+    #[arg(long)]
+    val_json: Option<PathBuf>,
 }
 
 pub fn run(a: TrainArgs) -> anyhow::Result<Outcome> {
@@ -64,6 +73,16 @@ pub fn run(a: TrainArgs) -> anyhow::Result<Outcome> {
             s["harmful"]
         );
     }
+    anyhow::ensure!(a.val_percent < 100, "--val-percent must be below 100");
+    let (val_rows, rows): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|r| harm_data::is_validation(r, a.val_percent));
+    eprintln!(
+        "validation split: {} rows ({} harmful) kept out of training ({}% by a hash of the text)",
+        val_rows.len(),
+        val_rows.iter().filter(|r| r.harmful).count(),
+        a.val_percent
+    );
     let examples: Vec<ft::Example> = harm_data::examples(&rows, a.seed)
         .into_iter()
         .map(|e| ft::Example {
@@ -97,6 +116,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<Outcome> {
         "batch": a.batch,
         "window_tokens": a.window_tokens,
         "threads": a.threads,
+        "val_percent": a.val_percent,
         "mmsafe": env!("CARGO_PKG_VERSION"),
     });
     let base = mmsafe_local::minilm_dir().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -146,5 +166,87 @@ pub fn run(a: TrainArgs) -> anyhow::Result<Outcome> {
         bytes.len() as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
+    if !val_rows.is_empty() {
+        validate(&bytes, &val_rows, &a)?;
+    }
     Ok(Outcome::Ok)
+}
+
+/// Scores the validation split with the trained classifier, prints recall
+/// and FPR by form and group, and the thresholds for the presets' targets.
+fn validate(bytes: &[u8], val_rows: &[harm_data::Row], a: &TrainArgs) -> anyhow::Result<()> {
+    use mmsafe_guard::harm_val::{
+        rates, score_texts, threshold_for_fpr, threshold_for_recall, Scored,
+    };
+    let started = std::time::Instant::now();
+    let scorer =
+        mmsafe_local::cross_encoder(bytes, "validation").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let val = harm_data::examples(val_rows, a.seed);
+    let texts: Vec<&str> = val.iter().map(|e| e.text.as_str()).collect();
+    let scores = score_texts(scorer.as_ref(), &texts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scored: Vec<Scored> = val
+        .iter()
+        .zip(scores)
+        .map(|(e, score)| Scored {
+            harmful: e.harmful,
+            form: e.form,
+            source: e.source.clone(),
+            score,
+        })
+        .collect();
+    eprintln!(
+        "validation: {} texts scored ({:.0}s)",
+        scored.len(),
+        started.elapsed().as_secs_f64()
+    );
+    // Hard negatives: benign rows full of alarming words (ours, XSTest's
+    // safe prompts, MOSSBench's benign questions); every harmful row.
+    let hard = |s: &&Scored| {
+        s.harmful
+            || s.source.starts_with("builtin:")
+            || s.source.starts_with("xstest")
+            || s.source.starts_with("mossbench")
+    };
+    let groups: Vec<(&str, Vec<&Scored>)> = vec![
+        ("all forms, all rows", scored.iter().collect()),
+        (
+            "image forms, all rows",
+            scored.iter().filter(|s| s.form == "image").collect(),
+        ),
+        (
+            "all forms, hard negatives",
+            scored.iter().filter(hard).collect(),
+        ),
+        (
+            "image forms, hard negatives",
+            scored
+                .iter()
+                .filter(|s| s.form == "image")
+                .filter(hard)
+                .collect(),
+        ),
+        (
+            "image forms, our rows only",
+            scored
+                .iter()
+                .filter(|s| s.form == "image" && s.source.starts_with("builtin:"))
+                .collect(),
+        ),
+    ];
+    eprintln!("| validation group | harmful | benign | recall@0.5 | FPR@0.5 | t (FPR ≤ 0.10) | recall | FPR | t (recall ≥ 0.97) | recall | FPR |");
+    eprintln!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (name, g) in &groups {
+        let owned: Vec<Scored> = g.iter().map(|s| (*s).clone()).collect();
+        let (r5, f5, h, b) = rates(&owned, 0.5);
+        let (tb, rb, fb) = threshold_for_fpr(&owned, 0.10);
+        let (ts, rs, fs) = threshold_for_recall(&owned, 0.97);
+        eprintln!(
+            "| {name} | {h} | {b} | {r5:.3} | {f5:.3} | {tb:.4} | {rb:.3} | {fb:.3} | {ts:.4} | {rs:.3} | {fs:.3} |"
+        );
+    }
+    if let Some(p) = &a.val_json {
+        std::fs::write(p, serde_json::to_string(&scored)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
 }

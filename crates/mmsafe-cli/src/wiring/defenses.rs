@@ -77,6 +77,12 @@ pub fn guard_ocr() -> Result<Arc<dyn Ocr>, String> {
     Ok(o)
 }
 
+/// Replace the guard's OCR engine for this process (`guard eval` wraps it in
+/// a memo so that the policies it compares read each image once).
+pub fn set_guard_ocr(ocr: Arc<dyn Ocr>) {
+    *GUARD_OCR.lock().unwrap_or_else(|p| p.into_inner()) = Some(ocr);
+}
+
 impl Resolver for CliResolver {
     fn ocr(&self) -> Result<Arc<dyn Ocr>, String> {
         guard_ocr()
