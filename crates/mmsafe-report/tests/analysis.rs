@@ -629,7 +629,12 @@ fn the_run_report_carries_the_four_figures() {
     let a = analysis();
     let s = summarize(&a.run_id, &[], &SummaryOptions::default());
     let page = render_html_with_analysis(&s, Some(&a));
-    for figure in ["fig-forest", "fig-heatmap", "fig-readability", "fig-frontier"] {
+    for figure in [
+        "fig-forest",
+        "fig-heatmap",
+        "fig-readability",
+        "fig-frontier",
+    ] {
         assert!(page.contains(figure), "report lacks {figure}");
     }
     let standalone = render_analysis_html(&a);
@@ -639,7 +644,10 @@ fn the_run_report_carries_the_four_figures() {
         forest,
         "the report's forest plot differs from analyze's"
     );
-    assert!(page.contains("svg.chart .front"), "the figures' style is missing");
+    assert!(
+        page.contains("svg.chart .front"),
+        "the figures' style is missing"
+    );
     assert_eq!(page.matches("<body>").count(), 1);
     assert_eq!(render_html_with_analysis(&s, None), render_html(&s));
     assert!(!render_html(&s).contains("fig-forest"));

@@ -61,12 +61,16 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
     // The HTML page also carries `mmsafe analyze`'s four figures; a run the
     // analysis cannot read (nothing judged yet) still gets its report.
     let analysis = if matches!(args.format, Format::Html) || args.html.is_some() {
-        match store.analyze(&AnalyzeRequest {
-            run: &run.id,
-            baseline: None,
-            judge,
-            bootstrap: Default::default(),
-        }) {
+        // The analysis reads the SQLite store's attempt facts (as `mmsafe analyze` does).
+        let analyzed = crate::cmd::runs::open_existing_store(&args.store.path()).and_then(|s| {
+            Ok(s.analyze(&AnalyzeRequest {
+                run: &run.id,
+                baseline: None,
+                judge,
+                bootstrap: Default::default(),
+            })?)
+        });
+        match analyzed {
             Ok(a) => Some(a),
             Err(e) => {
                 eprintln!("note: the HTML report has no analysis figures: {e:#}");
@@ -109,8 +113,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
         eprintln!("note: {n}");
     }
     if let Some(p) = &args.html {
-        std::fs::write(p, html())
-            .with_context(|| format!("cannot write {}", p.display()))?;
+        std::fs::write(p, html()).with_context(|| format!("cannot write {}", p.display()))?;
     }
     match &args.out {
         Some(p) => {

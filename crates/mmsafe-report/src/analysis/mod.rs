@@ -5,8 +5,8 @@ mod html;
 mod plots;
 mod text;
 
-pub(crate) use html::{sections as analysis_sections, EXTRA_STYLE};
 pub use html::render_analysis_html;
+pub(crate) use html::{sections as analysis_sections, EXTRA_STYLE};
 pub use text::render_analysis_text;
 
 use mmsafe_metrics::Analysis;
