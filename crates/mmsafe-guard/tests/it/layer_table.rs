@@ -47,6 +47,14 @@ fn policy_of(kind: &str, params: &str) -> String {
     format!("[[layer]]\nkind = \"{kind}\"\n{params}\n")
 }
 
+/// The guard of a one-layer policy built from a table entry's example.
+fn example_guard(kind: &str, params: &str) -> mmsafe_guard::Guard {
+    Policy::parse(&policy_of(kind, params), "table.toml", "table", None)
+        .unwrap()
+        .compile(&resolver())
+        .unwrap()
+}
+
 #[test]
 fn names_are_unique_and_described() {
     let mut names: Vec<&str> = LAYERS.iter().map(|k| k.name).collect();
@@ -90,11 +98,7 @@ fn every_kind_rejects_an_unknown_parameter_by_name() {
 #[tokio::test]
 async fn every_kind_passes_a_benign_text_request_to_the_target() {
     for k in LAYERS {
-        let text = policy_of(k.name, k.example);
-        let guard = Policy::parse(&text, "table.toml", "table", None)
-            .unwrap()
-            .compile(&resolver())
-            .unwrap();
+        let guard = example_guard(k.name, k.example);
         let target = Recorder::echo();
         let stacked = guard.layer(target.clone());
         let req = Request::new(vec![Message::user_text(
@@ -139,11 +143,7 @@ const BREAK: &str = "xqzbreak";
 #[tokio::test]
 async fn every_kind_names_itself_in_an_event_with_a_known_decision() {
     for k in LAYERS {
-        let text = policy_of(k.name, k.example);
-        let guard = Policy::parse(&text, "table.toml", "table", None)
-            .unwrap()
-            .compile(&resolver())
-            .unwrap();
+        let guard = example_guard(k.name, k.example);
         let stacked = guard.layer(Recorder::echo());
         let resp = stacked
             .call(Request::new(vec![Message::user_text(BENIGN)]))
