@@ -19,7 +19,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 300)]
     max_rows: usize,
     /// Top MiniLM layers fine-tuned (1..=6).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 3)]
     layers: usize,
     #[arg(long, default_value_t = 2)]
     epochs: usize,

@@ -131,6 +131,29 @@ fn presets_use_only_table_kinds() {
     }
 }
 
+/// A request classifier placed after a layer that appends to the request
+/// reads our notes as the user's words: `strict` once ran `ocr` (which notes
+/// "task heading over a numbered list") before `classify:input`, and the
+/// classifier blocked benign lists on the note.
+#[test]
+fn presets_classify_the_request_before_anything_appends_to_it() {
+    const APPENDS: &[&str] = &["ocr", "prompt:static", "prompt:adaptive"];
+    for (name, _) in PRESETS {
+        let kinds: Vec<&str> = Policy::load(name)
+            .unwrap()
+            .layers
+            .iter()
+            .map(|l| l.kind.as_str())
+            .collect();
+        if let Some(c) = kinds.iter().position(|k| *k == "classify:input") {
+            assert!(
+                !kinds[..c].iter().any(|k| APPENDS.contains(k)),
+                "preset `{name}`: `classify:input` comes after a layer that appends to the request: {kinds:?}"
+            );
+        }
+    }
+}
+
 /// Every decision a `GuardEvent` may carry.
 const DECISIONS: &[&str] = &["pass", "flag", "rewrite", "block", "error"];
 
