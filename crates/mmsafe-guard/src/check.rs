@@ -275,7 +275,7 @@ impl Target for Checked {
                 Err(e) => {
                     let ms = ms_since(t);
                     guard_ms += ms;
-                    events.push(self.opts.on_error(e, Phase::Request, ms)?);
+                    events.push(self.opts.on_error(e.in_layer(name), Phase::Request, ms)?);
                 }
             }
         }
@@ -308,7 +308,7 @@ impl Target for Checked {
                 Err(e) => {
                     let ms = ms_since(t);
                     guard_ms += ms;
-                    let ev = self.opts.on_error(e, Phase::Response, ms)?;
+                    let ev = self.opts.on_error(e.in_layer(name), Phase::Response, ms)?;
                     resp.events.push(ev);
                 }
             }

@@ -17,6 +17,20 @@ impl GuardError {
             message: message.into(),
         }
     }
+
+    /// The same failure, reported under the layer that ran into it: a
+    /// classifier inside `classify:input` fails as `classify:input`, so the
+    /// event, header and metrics name a layer of the policy (the component
+    /// that failed stays in the message).
+    pub fn in_layer(self, layer: &str) -> GuardError {
+        if self.layer == layer {
+            return self;
+        }
+        GuardError {
+            message: format!("{}: {}", self.layer, self.message),
+            layer: layer.to_string(),
+        }
+    }
 }
 
 /// A policy file or preset could not be read or compiled.

@@ -313,15 +313,24 @@ async fn a_failing_model_is_an_error_never_a_pass_or_rewrite() {
             met_a_failure.push(k.name);
             if fail_open {
                 let resp = result.unwrap_or_else(|e| panic!("`{}` fail-open: {e}", k.name));
-                // The error event may name the model inside the layer (a
-                // classifier's `embedding:…`) rather than the kind: the stack
-                // has this one layer, so any `error` event is its own.
-                let errors = resp.events.iter().filter(|e| e.decision == "error").count();
+                // Every error is reported under the policy's layer, never
+                // under the model inside it (a classifier's `embedding:…`),
+                // so headers and metrics name something the policy has.
+                let errors: Vec<_> = resp
+                    .events
+                    .iter()
+                    .filter(|e| e.decision == "error")
+                    .collect();
+                assert!(
+                    errors.iter().all(|e| e.layer == k.name),
+                    "`{}`: an error named another layer: {errors:?}",
+                    k.name
+                );
                 let looked = resp.events.iter().any(|e| {
                     e.layer == k.name && matches!(e.decision.as_str(), "pass" | "rewrite")
                 });
                 assert!(
-                    errors > 0 && !looked,
+                    !errors.is_empty() && !looked,
                     "`{}`: a model failure was recorded as {:?}",
                     k.name,
                     resp.events
