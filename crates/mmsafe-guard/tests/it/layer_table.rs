@@ -139,12 +139,8 @@ fn presets_use_only_table_kinds() {
 fn presets_classify_the_request_before_anything_appends_to_it() {
     const APPENDS: &[&str] = &["ocr", "prompt:static", "prompt:adaptive"];
     for (name, _) in PRESETS {
-        let kinds: Vec<&str> = Policy::load(name)
-            .unwrap()
-            .layers
-            .iter()
-            .map(|l| l.kind.as_str())
-            .collect();
+        let policy = Policy::load(name).unwrap();
+        let kinds: Vec<&str> = policy.layers.iter().map(|l| l.kind.as_str()).collect();
         if let Some(c) = kinds.iter().position(|k| *k == "classify:input") {
             assert!(
                 !kinds[..c].iter().any(|k| APPENDS.contains(k)),
