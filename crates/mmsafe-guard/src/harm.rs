@@ -179,7 +179,7 @@ impl Classifier for HarmClassifier {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use mmsafe_core::{EmbedError, Message, Part};
 
@@ -214,7 +214,7 @@ mod tests {
     }
 
     /// Scores a window by whether it mentions "bad".
-    struct Bad;
+    pub(crate) struct Bad;
     impl PairScorer for Bad {
         fn name(&self) -> &str {
             "bad"

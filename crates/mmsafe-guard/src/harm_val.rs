@@ -127,25 +127,15 @@ mod tests {
         assert!(rates(&v, t).0 >= 0.9);
     }
 
-    struct Len;
-    impl PairScorer for Len {
-        fn name(&self) -> &str {
-            "len"
-        }
-        fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, EmbedError> {
-            Ok(pairs
-                .iter()
-                .map(|(_, t)| if t.contains("bad") { 0.9 } else { 0.1 })
-                .collect())
-        }
-    }
+    /// Scores a text by whether it mentions "bad" (shared with `harm`'s tests).
+    use crate::harm::tests::Bad;
 
     #[test]
     fn a_text_scores_its_worst_window() {
         let mut long = vec!["ok"; 120];
         long[100] = "bad";
         let long = long.join(" ");
-        let got = score_texts(&Len, &["fine", long.as_str(), ""]).unwrap();
+        let got = score_texts(&Bad, &["fine", long.as_str(), ""]).unwrap();
         assert_eq!(got, vec![0.1f32 as f64, 0.9f32 as f64, 0.0]);
     }
 }
