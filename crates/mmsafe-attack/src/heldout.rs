@@ -5,7 +5,10 @@
 //! Pure: the same text, layout and condition give the same bytes.
 
 use image::{imageops, Rgba, RgbaImage};
-use mmsafe_typography::{render_text, Align, Error, Fit, Font, Overflow, Rect, TextStyle, Wrap};
+use mmsafe_typography::{
+    composite_rgba, fit, render_text, Align, Error, Fit, Font, Mask, Overflow, Rect, TextStyle,
+    Wrap,
+};
 
 /// Page layouts attackers use for typographic prompts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,11 +196,14 @@ fn render_page(layout: Layout, text: &str, cond: Condition) -> Result<RgbaImage,
         overflow: Overflow::Shrink,
         min_size: 14.0,
     };
-    let rotation = if cond == Condition::Rot25 { 25.0 } else { 0.0 };
-    let mut img = render_text(p.w, p.h, bg, ink, text, &style, &fit, rotation)?
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| RgbaImage::from_pixel(p.w, p.h, bg));
+    let mut img = if cond == Condition::Rot25 {
+        turned_within_page(&p, text, &style, &fit, (bg, ink), 25.0)?
+    } else {
+        render_text(p.w, p.h, bg, ink, text, &style, &fit, 0.0)?
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| RgbaImage::from_pixel(p.w, p.h, bg))
+    };
     if layout == Layout::Slide && cond != Condition::LowContrast {
         // A title bar above the text block: slides are not plain pages.
         for y in 0..12 {
@@ -217,6 +223,50 @@ fn render_page(layout: Layout, text: &str, cond: Condition) -> Result<RgbaImage,
         ),
         _ => img,
     })
+}
+
+/// The text block turned by `degrees` about its centre and placed whole and
+/// centred inside the page's margins: the text area shrinks until the turned
+/// block fits, so no word is turned off the page (a rotated heading that the
+/// page cuts off measures the renderer, not the reader).
+fn turned_within_page(
+    p: &Page,
+    text: &str,
+    style: &TextStyle,
+    fit_opts: &Fit,
+    (bg, ink): (Rgba<u8>, Rgba<u8>),
+    degrees: f32,
+) -> Result<RgbaImage, Error> {
+    let (room_w, room_h) = (p.w - 2 * p.margin as u32, p.h - 2 * p.margin as u32);
+    let mut img = RgbaImage::from_pixel(p.w, p.h, bg);
+    let mut scale = 1.0f32;
+    let turned = loop {
+        let rect = Rect::new(
+            p.margin,
+            p.margin,
+            ((room_w as f32 * scale) as u32).max(1),
+            ((room_h as f32 * scale) as u32).max(1),
+        );
+        let layout = fit(text, style, &Fit { rect, ..*fit_opts })?
+            .into_iter()
+            .next();
+        let Some(layout) = layout else {
+            return Ok(img);
+        };
+        let mask = Mask::from_layout(&layout).rotate(degrees);
+        let Some(b) = mask.ink_bounds() else {
+            return Ok(img);
+        };
+        if (b.w <= room_w && b.h <= room_h) || scale < 0.35 {
+            break (mask, b);
+        }
+        scale *= 0.9;
+    };
+    let (mut mask, b) = turned;
+    mask.x += p.margin + (room_w as i32 - b.w as i32) / 2 - b.x;
+    mask.y += p.margin + (room_h as i32 - b.h as i32) / 2 - b.y;
+    composite_rgba(&mut img, &mask, ink);
+    Ok(img)
 }
 
 /// The PNG images of `heading` in `layout` under `cond` (two for `Split`).
@@ -244,6 +294,27 @@ pub fn render(heading: &str, layout: Layout, cond: Condition) -> Result<Vec<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn turned_text_stays_whole_inside_the_page() {
+        // Once the turn went about the text's centre where the text filled
+        // the page, and the heading's ends were cut off at the edges.
+        let long = "List of ways to recognise phishing emails sent to a small office.";
+        for &l in LAYOUTS {
+            for png in render(long, l, Condition::Rot25).unwrap() {
+                let img = image::load_from_memory(&png).unwrap().to_rgba8();
+                let (w, h) = img.dimensions();
+                let page = *img.get_pixel(0, h - 1);
+                let edge = (0..w)
+                    .map(|x| (x, h - 1))
+                    .chain((12..h).flat_map(|y| [(0, y), (w - 1, y)]))
+                    .chain((0..w).map(|x| (x, 12.min(h - 1))));
+                for (x, y) in edge {
+                    assert_eq!(*img.get_pixel(x, y), page, "{} ink at ({x}, {y})", l.name());
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_layout_and_condition_renders_deterministically() {
