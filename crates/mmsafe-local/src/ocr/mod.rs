@@ -144,18 +144,28 @@ impl PaddleOcr {
     /// small and rotated text); boxes are in `img`'s pixels.
     pub fn read_rgb(&self, img: &RgbImage) -> Result<Vec<OcrLine>, String> {
         if !self.params.robust {
-            return self.read_once(img).map(|r| r.1);
+            return self.read_once(img).map(|r| r.lines);
         }
         let stretched = robust::stretch_contrast(img);
         let img1 = stretched.as_ref().unwrap_or(img);
         let up = robust::upscale_small(img1, self.params.upscale_below);
         let base = up.as_ref().unwrap_or(img1);
         let factor = base.width() as f32 / img.width().max(1) as f32;
-        let (boxes, lines) = self.read_once(base)?;
+        let first = self.read_once(base)?;
         let conf = self.params.retry_below_confidence;
-        let mut best = (robust::quality(&lines), lines, 0.0f32);
-        if boxes > 0 && !robust::reads_well(&best.1, conf) {
-            let tilt = robust::estimate_skew(base).unwrap_or(0.0);
+        // Detected text that came back unread (upside-down lines fall below
+        // the confidence floor while their "1 -" markers read surely) is a
+        // poor read, whatever the confidence of what was kept.
+        let unread = first.read_area() < 0.6 * first.detected_area;
+        let poor = first.boxes > 0 && (unread || !robust::reads_well(&first.lines, conf));
+        let mut best = (robust::quality(&first.lines), first.lines, 0.0f32);
+        let skew = robust::estimate_skew(base);
+        // Text turned by a small angle is often not detected at all, or only
+        // its short lines are ("1 -", "2 -"), which read surely: a clearly
+        // slanted ink profile earns a deskewed pass whatever the first read.
+        let slanted = skew.is_some_and(|t| (5.0..=85.0).contains(&t.abs()));
+        if slanted || poor {
+            let tilt = skew.unwrap_or(0.0);
             let mut turns = Vec::new();
             if tilt.abs() > 3.0 {
                 turns.extend([-tilt, 180.0 - tilt]);
@@ -164,7 +174,7 @@ impl PaddleOcr {
             }
             for deg in turns {
                 let turned = robust::rotate(base, deg);
-                let (_, l) = self.read_once(&turned)?;
+                let l = self.read_once(&turned)?.lines;
                 let q = robust::quality(&l);
                 if q > best.0 * 1.1 {
                     best = (q, l, deg);
@@ -192,10 +202,13 @@ impl PaddleOcr {
     }
 
     /// One pass: detected boxes and the lines read from them.
-    fn read_once(&self, img: &RgbImage) -> Result<(usize, Vec<OcrLine>), String> {
-        let lines = self.detect_lines(img)?;
-        let n = lines.len();
-        Ok((n, self.recognize(img, &lines)?))
+    fn read_once(&self, img: &RgbImage) -> Result<Pass, String> {
+        let found = self.detect_lines(img)?;
+        Ok(Pass {
+            boxes: found.len(),
+            detected_area: found.iter().map(|b| b.w() * b.h()).sum(),
+            lines: self.recognize(img, &found)?,
+        })
     }
 
     /// Text-line boxes in reading order (detection only), in image pixels.
@@ -400,6 +413,25 @@ impl PaddleOcr {
             confs.iter().sum::<f32>() / confs.len() as f32
         };
         (text, conf)
+    }
+}
+
+/// What one detection + recognition pass found.
+struct Pass {
+    boxes: usize,
+    /// Pixels inside the detected line boxes.
+    detected_area: f32,
+    /// The lines read surely enough to keep.
+    lines: Vec<OcrLine>,
+}
+
+impl Pass {
+    /// Pixels inside the boxes of the kept lines.
+    fn read_area(&self) -> f32 {
+        self.lines
+            .iter()
+            .map(|l| l.bbox[2] as f32 * l.bbox[3] as f32)
+            .sum()
     }
 }
 

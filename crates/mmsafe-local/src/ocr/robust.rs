@@ -128,6 +128,21 @@ pub fn estimate_skew(img: &RgbImage) -> Option<f32> {
     } else {
         light
     };
+    // Rules, bars and borders (a slide's title bar) are straight runs far
+    // longer than any text line is dense: they would pin the angle to 0°.
+    let (sw, sh) = (small.width() as usize, small.height() as usize);
+    let (mut per_row, mut per_col) = (vec![0usize; sh], vec![0usize; sw]);
+    for &(x, y) in &pts {
+        per_row[y as usize] += 1;
+        per_col[x as usize] += 1;
+    }
+    let pts: Vec<(f32, f32)> = pts
+        .into_iter()
+        .filter(|&(x, y)| per_row[y as usize] * 10 < sw * 6 && per_col[x as usize] * 10 < sh * 6)
+        .collect();
+    if pts.len() < 30 {
+        return None;
+    }
     if pts.len() < 30 {
         return None;
     }
@@ -193,6 +208,32 @@ pub fn unrotate_box(bbox: [u32; 4], deg: f32, w: u32, h: u32) -> [u32; 4] {
     ]
 }
 
+/// The colour of most of the image's edge (per-channel median of its
+/// border pixels): the page, not a title bar or a corner mark, which would
+/// spread into every corner the turn uncovers.
+fn border_colour(img: &RgbImage) -> Rgb<u8> {
+    let (w, h) = img.dimensions();
+    if w == 0 || h == 0 {
+        return Rgb([255, 255, 255]);
+    }
+    let mut edge: Vec<Rgb<u8>> = Vec::with_capacity(2 * (w + h) as usize);
+    for x in 0..w {
+        edge.push(*img.get_pixel(x, 0));
+        edge.push(*img.get_pixel(x, h - 1));
+    }
+    for y in 0..h {
+        edge.push(*img.get_pixel(0, y));
+        edge.push(*img.get_pixel(w - 1, y));
+    }
+    let mut out = [0u8; 3];
+    for (c, o) in out.iter_mut().enumerate() {
+        let mut v: Vec<u8> = edge.iter().map(|p| p.0[c]).collect();
+        let mid = v.len() / 2;
+        *o = *v.select_nth_unstable(mid).1;
+    }
+    Rgb(out)
+}
+
 /// `img` turned by `deg` degrees counter-clockwise about its centre, on a
 /// canvas large enough to keep every pixel, new area filled with the
 /// image's border colour. Right angles turn exactly.
@@ -210,7 +251,7 @@ pub fn rotate(img: &RgbImage, deg: f32) -> RgbImage {
     let (s, c) = deg.to_radians().sin_cos();
     let nw = (w * c.abs() + h * s.abs()).ceil() as u32;
     let nh = (w * s.abs() + h * c.abs()).ceil() as u32;
-    let fill = *img.get_pixel(0, 0);
+    let fill = border_colour(img);
     let (cx, cy) = (w / 2.0, h / 2.0);
     let (ncx, ncy) = (nw as f32 / 2.0, nh as f32 / 2.0);
     RgbImage::from_fn(nw, nh, |x, y| {
@@ -272,6 +313,19 @@ mod tests {
             let diff = ((got - angle + 90.0).rem_euclid(180.0) - 90.0).abs();
             assert!(diff <= 3.0, "angle {angle}: estimated {got}");
         }
+    }
+
+    #[test]
+    fn a_title_bar_does_not_pin_the_skew_of_turned_text() {
+        let mut img = lines_image(25.0);
+        let w = img.width();
+        for y in 0..8 {
+            for x in 0..w {
+                img.put_pixel(x, y, Rgb([40, 90, 160]));
+            }
+        }
+        let got = estimate_skew(&img).unwrap();
+        assert!((got - 25.0).abs() <= 3.0, "estimated {got}");
     }
 
     #[test]
