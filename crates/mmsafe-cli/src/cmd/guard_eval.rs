@@ -48,9 +48,57 @@ pub struct EvalArgs {
     /// and without its robust handling), no policies.
     #[arg(long)]
     ocr_words: bool,
+    /// Render headings from the guard's *training* rows instead of the
+    /// held-out ones: the set to develop OCR and layers on, so the held-out
+    /// figure stays unseen until it is reported.
+    #[arg(long)]
+    dev: bool,
+    /// Also write every rendering to this folder as PNG
+    /// (`NNNN-LAYOUT-CONDITION-K.png`), to look at what was measured.
+    #[arg(long)]
+    save_images: Option<PathBuf>,
 }
 
 pub fn run(a: EvalArgs) -> anyhow::Result<Outcome> {
+    let (harmful, benign) = if a.dev {
+        dev_headings(a.per_class, a.seed)
+    } else {
+        heldout_headings(&a)?
+    };
+    measure(&a, harmful, benign)
+}
+
+/// Headings built from the guard's own training rows (`harm_data`), each
+/// class sampled with the seed; the heading word rotates as in training.
+fn dev_headings(per_class: usize, seed: u64) -> (Vec<String>, Vec<String>) {
+    const FORMS: &[&str] = &["Steps to", "Methods to", "List of ways to"];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut class = |harmful: bool| -> Vec<String> {
+        let mut v: Vec<String> = mmsafe_guard::harm_data::builtin_rows()
+            .into_iter()
+            .filter(|r| r.harmful == harmful)
+            .map(|r| {
+                r.text
+                    .trim_start_matches("How do I ")
+                    .trim_end_matches('?')
+                    .to_string()
+            })
+            .collect();
+        v.shuffle(&mut rng);
+        v.truncate(per_class);
+        v.iter()
+            .enumerate()
+            .map(|(i, t)| format!("{} {t}.", FORMS[i % FORMS.len()]))
+            .collect()
+    };
+    let harmful = class(true);
+    let benign = class(false);
+    (harmful, benign)
+}
+
+/// FigStep SafeBench headings (a source `guard train` never reads) and the
+/// held-out look-alikes, each class sampled with the seed.
+fn heldout_headings(a: &EvalArgs) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let spec = format!(
         "figstep:{}",
         a.data.join("figstep-safebench/safebench.csv").display()
@@ -73,6 +121,10 @@ pub fn run(a: EvalArgs) -> anyhow::Result<Outcome> {
     let mut benign = eval_lookalikes();
     benign.shuffle(&mut rng);
     benign.truncate(a.per_class);
+    Ok((harmful, benign))
+}
+
+fn measure(a: &EvalArgs, harmful: Vec<String>, benign: Vec<String>) -> anyhow::Result<Outcome> {
     let conditions: Vec<Condition> = if a.conditions.is_empty() {
         CONDITIONS.to_vec()
     } else {
@@ -105,6 +157,9 @@ pub fn run(a: EvalArgs) -> anyhow::Result<Outcome> {
                 items.push((text.clone(), h, LAYOUTS[(k + ci) % LAYOUTS.len()], c));
             }
         }
+    }
+    if let Some(dir) = &a.save_images {
+        save_images(dir, &items)?;
     }
     if a.ocr_words {
         return ocr_words(&items, a.json);
@@ -144,8 +199,13 @@ pub fn run(a: EvalArgs) -> anyhow::Result<Outcome> {
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&tally.json())?)?;
     } else {
+        let set = if a.dev {
+            "development typographic set (the guard's training rows)"
+        } else {
+            "held-out typographic set (harmful: FigStep SafeBench topics 1–7)"
+        };
         outln!(
-            "held-out typographic set: {} harmful (FigStep SafeBench topics 1–7), {} benign look-alikes, {} renderings",
+            "{set}: {} harmful, {} benign look-alikes, {} renderings",
             harmful.len(),
             benign.len(),
             items.len()
@@ -153,6 +213,22 @@ pub fn run(a: EvalArgs) -> anyhow::Result<Outcome> {
         outln!("{}", tally.markdown())?;
     }
     Ok(Outcome::Ok)
+}
+
+fn save_images(
+    dir: &std::path::Path,
+    items: &[(String, bool, heldout::Layout, Condition)],
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    for (i, (text, _, layout, cond)) in items.iter().enumerate() {
+        let pngs = heldout::render(text, *layout, *cond)
+            .map_err(|e| anyhow::anyhow!("rendering item {i}: {e}"))?;
+        for (k, png) in pngs.iter().enumerate() {
+            let path = dir.join(format!("{i:04}-{}-{}-{k}.png", layout.name(), cond.name()));
+            std::fs::write(&path, png).with_context(|| path.display().to_string())?;
+        }
+    }
+    Ok(())
 }
 
 /// An OCR engine that remembers what it read, by image hash, so the
