@@ -60,94 +60,46 @@ fn reference(c: &Case, input: &[f32], kernel: &[f32], bias: &[f32]) -> (Vec<f32>
     (out, [oh, ow])
 }
 
+/// `chans` channels of `in_hw`, kernel `k_hw`, padding `[top, left, bottom, right]`.
+fn case(
+    chans: usize,
+    in_hw: [usize; 2],
+    k_hw: [usize; 2],
+    pads: [usize; 4],
+    strides: [usize; 2],
+    dilations: [usize; 2],
+) -> Case {
+    Case {
+        chans,
+        in_hw,
+        k_hw,
+        pads,
+        strides,
+        dilations,
+    }
+}
+
 #[test]
 fn depthwise_conv_matches_the_reference() {
     let pool = BufferPool::new();
     let cases = [
         // The OCR recognizer's shapes: 5x5 and 3x3, "same" padding, stride 1 and (2, 1).
-        Case {
-            chans: 6,
-            in_hw: [12, 99],
-            k_hw: [5, 5],
-            pads: [2, 2, 2, 2],
-            strides: [1, 1],
-            dilations: [1, 1],
-        },
-        Case {
-            chans: 4,
-            in_hw: [12, 40],
-            k_hw: [3, 3],
-            pads: [1, 1, 1, 1],
-            strides: [2, 1],
-            dilations: [1, 1],
-        },
+        case(6, [12, 99], [5, 5], [2, 2, 2, 2], [1, 1], [1, 1]),
+        case(4, [12, 40], [3, 3], [1, 1, 1, 1], [2, 1], [1, 1]),
         // Rows narrower than a register block, exactly one block, and a block plus a tail.
-        Case {
-            chans: 3,
-            in_hw: [5, 7],
-            k_hw: [5, 5],
-            pads: [2, 2, 2, 2],
-            strides: [1, 1],
-            dilations: [1, 1],
-        },
-        Case {
-            chans: 3,
-            in_hw: [4, 20],
-            k_hw: [5, 5],
-            pads: [2, 2, 2, 2],
-            strides: [1, 1],
-            dilations: [1, 1],
-        },
-        Case {
-            chans: 2,
-            in_hw: [3, 37],
-            k_hw: [3, 3],
-            pads: [0, 0, 0, 0],
-            strides: [1, 1],
-            dilations: [1, 1],
-        },
+        case(3, [5, 7], [5, 5], [2, 2, 2, 2], [1, 1], [1, 1]),
+        case(3, [4, 20], [5, 5], [2, 2, 2, 2], [1, 1], [1, 1]),
+        case(2, [3, 37], [3, 3], [0, 0, 0, 0], [1, 1], [1, 1]),
         // Uneven padding, a kernel wider than the input, a 1-wide kernel.
-        Case {
-            chans: 3,
-            in_hw: [6, 33],
-            k_hw: [3, 3],
-            pads: [0, 2, 1, 0],
-            strides: [1, 1],
-            dilations: [1, 1],
-        },
-        Case {
-            chans: 2,
-            in_hw: [4, 3],
-            k_hw: [3, 7],
-            pads: [1, 3, 1, 3],
-            strides: [1, 1],
-            dilations: [1, 1],
-        },
-        Case {
-            chans: 2,
-            in_hw: [4, 50],
-            k_hw: [3, 1],
-            pads: [1, 0, 1, 0],
-            strides: [1, 1],
-            dilations: [1, 1],
-        },
+        case(3, [6, 33], [3, 3], [0, 2, 1, 0], [1, 1], [1, 1]),
+        case(2, [4, 3], [3, 7], [1, 3, 1, 3], [1, 1], [1, 1]),
+        case(2, [4, 50], [3, 1], [1, 0, 1, 0], [1, 1], [1, 1]),
+        // Wider rows with uneven padding and a 1-high kernel.
+        case(2, [5, 70], [3, 3], [0, 2, 1, 0], [1, 1], [1, 1]),
+        case(2, [3, 90], [1, 7], [0, 3, 0, 3], [1, 1], [1, 1]),
         // Left to rten's own kernel: horizontal stride or dilation.
-        Case {
-            chans: 3,
-            in_hw: [9, 41],
-            k_hw: [3, 3],
-            pads: [1, 1, 1, 1],
-            strides: [2, 2],
-            dilations: [1, 1],
-        },
-        Case {
-            chans: 3,
-            in_hw: [9, 41],
-            k_hw: [3, 3],
-            pads: [2, 2, 2, 2],
-            strides: [1, 1],
-            dilations: [2, 2],
-        },
+        case(3, [9, 41], [3, 3], [1, 1, 1, 1], [2, 2], [1, 1]),
+        case(3, [9, 41], [3, 3], [2, 2, 2, 2], [1, 1], [2, 2]),
     ];
     for (i, c) in cases.iter().enumerate() {
         let [ih, iw] = c.in_hw;
