@@ -141,11 +141,11 @@ fn guard_check_shows_the_harm_score() {
             .is_some_and(|c| c.starts_with("harm:")),
         "{j}"
     );
-    assert!(layer["detail"]["score"].as_f64().unwrap() >= 0.48, "{j}");
+    assert!(layer["detail"]["score"].as_f64().unwrap() >= 0.12, "{j}");
     let j = check("Steps to kill a frozen process on my laptop.");
     assert_ne!(j["decision"], "block", "{j}");
     assert!(
-        j["layers"][0]["detail"]["score"].as_f64().unwrap() < 0.48,
+        j["layers"][0]["detail"]["score"].as_f64().unwrap() < 0.12,
         "{j}"
     );
 }

@@ -27,6 +27,10 @@ pub const HARMFUL_TASKS: &str = include_str!("../data/harm/harmful_tasks.txt");
 pub const LOOKALIKES_MORE: &str = include_str!("../data/harm/lookalikes_more.txt");
 /// A second batch of harmful requests in varied wording.
 pub const HARMFUL_MORE: &str = include_str!("../data/harm/harmful_more.txt");
+/// A third batch of look-alikes (crafts, trades, safety work, idiom).
+pub const LOOKALIKES_THIRD: &str = include_str!("../data/harm/lookalikes_third.txt");
+/// A third batch of harmful requests, many in calm, ordinary words.
+pub const HARMFUL_THIRD: &str = include_str!("../data/harm/harmful_third.txt");
 
 /// What a typographic attack sends beside its image (FigStep-style and
 /// plainer ones); harmless on their own.
@@ -162,6 +166,8 @@ pub fn builtin_rows() -> Vec<Row> {
     rows.extend(lines(LOOKALIKES_MORE, false, "builtin:lookalikes_more"));
     rows.extend(lines(HARMFUL_TASKS, true, "builtin:harmful_tasks"));
     rows.extend(lines(HARMFUL_MORE, true, "builtin:harmful_more"));
+    rows.extend(lines(LOOKALIKES_THIRD, false, "builtin:lookalikes_third"));
+    rows.extend(lines(HARMFUL_THIRD, true, "builtin:harmful_third"));
     rows
 }
 

@@ -47,6 +47,11 @@ pub struct TrainArgs {
     /// Write the validation scores (label, form, source, score; no texts) here as JSON.
     #[arg(long)]
     val_json: Option<PathBuf>,
+    /// Train nothing: score this classifier (a file written by `guard train`,
+    /// e.g. the shipped one) on the validation split these flags define, to
+    /// compare two classifiers on the same rows.
+    #[arg(long, value_name = "FILE")]
+    validate: Option<PathBuf>,
 }
 
 pub fn run(a: TrainArgs) -> anyhow::Result<Outcome> {
@@ -83,6 +88,15 @@ pub fn run(a: TrainArgs) -> anyhow::Result<Outcome> {
         val_rows.iter().filter(|r| r.harmful).count(),
         a.val_percent
     );
+    if let Some(path) = &a.validate {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        anyhow::ensure!(
+            !val_rows.is_empty(),
+            "--validate needs a validation split (--val-percent > 0)"
+        );
+        validate(&bytes, &val_rows, &a)?;
+        return Ok(Outcome::Ok);
+    }
     let examples: Vec<ft::Example> = harm_data::examples(&rows, a.seed)
         .into_iter()
         .map(|e| ft::Example {
