@@ -13,7 +13,7 @@ pub mod robust;
 use crate::error::LocalError;
 use crate::threads::Compute;
 use boxes::{DbParams, TextBox};
-use image::{imageops, RgbImage};
+use image::{imageops, ImageBuffer, Pixel, RgbImage};
 use mmsafe_core::{Image, Ocr, OcrError, OcrLine};
 use rten::{Model, RunOptions};
 use rten_tensor::prelude::*;
@@ -217,30 +217,35 @@ impl PaddleOcr {
         if w < 4 || h < 4 {
             return Ok(Vec::new());
         }
-        let det_src = if self.params.det_gray {
-            let g = imageops::grayscale(img);
-            RgbImage::from_fn(w, h, |x, y| {
-                let v = g.get_pixel(x, y).0[0];
-                image::Rgb([v, v, v])
-            })
-        } else {
-            img.clone()
+        // A grayscale copy is resized as one channel and fed to the
+        // detector as three equal ones.
+        let gray = self.params.det_gray.then(|| imageops::grayscale(img));
+        let detect = |side: u32| match &gray {
+            Some(g) => self.detect(g, side),
+            None => self.detect(img, side),
         };
         let fast = self.params.det_fast_side.min(self.params.det_full_side);
-        let (mut found, scale) = self.detect(&det_src, fast)?;
+        let (mut found, scale) = detect(fast)?;
         let heights: Vec<f32> = found.iter().map(|b| b.h() / scale).collect();
         let small = median(&heights).is_some_and(|m| m < self.params.min_text_px);
         let full_needed =
             fast < self.params.det_full_side && w.max(h) > fast && (found.is_empty() || small);
         if full_needed {
-            found = self.detect(&det_src, self.params.det_full_side)?.0;
+            found = detect(self.params.det_full_side)?.0;
         }
         Ok(boxes::merge_lines(found))
     }
 
     /// Detection at longest side ≤ `side`; boxes in original-image pixels and
     /// the scale factor original→map.
-    fn detect(&self, img: &RgbImage, side: u32) -> Result<(Vec<TextBox>, f32), String> {
+    fn detect<P>(
+        &self,
+        img: &ImageBuffer<P, Vec<u8>>,
+        side: u32,
+    ) -> Result<(Vec<TextBox>, f32), String>
+    where
+        P: Pixel<Subpixel = u8> + 'static,
+    {
         let (w, h) = img.dimensions();
         let scale = (side as f32 / w.max(h) as f32).min(1.0);
         let round32 = |v: f32| (((v / 32.0).round() as u32).max(1) * 32).max(32);
@@ -249,6 +254,7 @@ impl PaddleOcr {
         let plane = (dw * dh) as usize;
         let mut data = vec![0f32; 3 * plane];
         for (i, p) in resized.pixels().enumerate() {
+            let p = p.to_rgb();
             // BGR order, as PaddleOCR's cv2 pipeline.
             for (c, v) in [p.0[2], p.0[1], p.0[0]].into_iter().enumerate() {
                 data[c * plane + i] = (v as f32 / 255.0 - DET_MEAN[c]) / DET_STD[c];

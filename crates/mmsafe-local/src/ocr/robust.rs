@@ -143,9 +143,6 @@ pub fn estimate_skew(img: &RgbImage) -> Option<f32> {
     if pts.len() < 30 {
         return None;
     }
-    if pts.len() < 30 {
-        return None;
-    }
     let diag = ((small.width().pow(2) + small.height().pow(2)) as f32).sqrt();
     let bins = (2.0 * diag) as usize + 2;
     let score = |deg: f32| -> f32 {
